@@ -1,0 +1,64 @@
+# loralab: `make run` sets everything up and starts the server; `make test` sets up and runs every test.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WEB_STAMP := src/loralab/static/index.html
+PYTHON ?= python3
+
+.PHONY: run test bench lint format setup web browser-deps screenshots clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, with the exact pin: it takes the local CPU build instead of GBs of CUDA wheels.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The browser UI, built into the package's static folder (skipped when web/ is absent).
+web:
+	@if [ -f web/package.json ]; then \
+	  command -v npm >/dev/null || { echo "npm is needed to build the UI: install Node.js 20+"; exit 1; }; \
+	  cd web && npm ci --no-audit --no-fund --loglevel=error && npm run -s build; \
+	fi
+
+# Browser tests use Debian's Chromium (Playwright's own download cannot work offline).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Browser tests need Chromium at /usr/bin/chromium: run 'sudo apt-get install -y chromium'"; exit 1; \
+	  fi; \
+	fi
+
+lint: setup
+	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff format --check src tests bench
+	$(VENV)/bin/lint-imports
+
+format: setup
+	$(PY) -m ruff format src tests
+	$(PY) -m ruff check --fix src tests
+
+test: setup web browser-deps
+	$(PY) -m ruff check src tests bench
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+run: setup web
+	$(VENV)/bin/loralab serve $(ARGS)
+
+bench: setup
+	$(PY) bench/run.py $(ARGS)
+
+screenshots: setup web browser-deps
+	$(PY) -m pytest tests/web -m browser --screenshots docs/img
+
+clean:
+	rm -rf $(VENV) src/loralab/static web/node_modules

@@ -1,0 +1,1 @@
+"""One router per resource; ``loralab.api.app`` includes them."""

@@ -1,0 +1,54 @@
+"""``/api/models``: the catalog, registered local models, trained adapters, memory estimates."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Query, Response
+
+from loralab.api.deps import DbDep, SettingsDep
+from loralab.config import RunConfig
+from loralab.models import MemoryEstimate
+from loralab.services import models as service
+from loralab.services.models import CatalogModel, Model, ModelList, ModelRegistration
+
+router = APIRouter(prefix="/api/models", tags=["models"])
+
+ModelId = Path(description="The model's id.", max_length=64)
+
+
+@router.get("/catalog", response_model=list[CatalogModel])
+def list_catalog(
+    family: str | None = Query(default=None, max_length=64, description="Only this family."),
+) -> list[CatalogModel]:
+    """Open models people fine-tune, with the sizes needed to plan a run."""
+    return service.list_catalog_models(family)
+
+
+@router.post("/estimate", response_model=MemoryEstimate)
+def estimate_memory(config: RunConfig, db: DbDep, settings: SettingsDep) -> MemoryEstimate:
+    """Peak memory of a run on this machine, by component, with a verdict and suggestions."""
+    return service.estimate_run(db, settings, config)
+
+
+@router.get("", response_model=ModelList)
+def list_models(db: DbDep) -> ModelList:
+    """Registered local models and the adapters of completed jobs."""
+    return service.list_models(db)
+
+
+@router.post("", response_model=Model, status_code=201)
+def register_model(body: ModelRegistration, db: DbDep) -> Model:
+    """Register a local model folder (an absolute path holding config.json)."""
+    return service.register_model(db, body)
+
+
+@router.get("/{model_id}", response_model=Model)
+def get_model(db: DbDep, model_id: str = ModelId) -> Model:
+    """One registered model or adapter."""
+    return service.get_model(db, model_id)
+
+
+@router.delete("/{model_id}", status_code=204)
+def delete_model(db: DbDep, model_id: str = ModelId) -> Response:
+    """Forget a registered local model (its files stay where they are)."""
+    service.delete_model(db, model_id)
+    return Response(status_code=204)

@@ -1,0 +1,246 @@
+"""``RunConfig``: the one schema that the UI form, the REST body and the CLI's YAML share.
+
+Defaults, bounds and help text live once, on the fields; the UI renders them from the JSON
+schema served at ``/api/schema/run-config``. Every model forbids unknown keys, so a typo is an
+error rather than a silent default.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import ConfigDict, Discriminator, Field, Tag
+
+from loralab.config.strict import StrictModel
+
+__all__ = [
+    "DATA_FORMATS",
+    "DataConfig",
+    "LoraConfig",
+    "ModelConfig",
+    "OutputConfig",
+    "RunConfig",
+    "SFTConfig",
+    "TrainConfig",
+]
+
+
+class _Section(StrictModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Section):
+    """The base model to fine-tune."""
+
+    name_or_path: str = Field(
+        min_length=1,
+        description="A Hugging Face model id (e.g. Qwen/Qwen2.5-0.5B-Instruct) or a local folder.",
+        examples=["Qwen/Qwen2.5-0.5B-Instruct", "./tiny-llama"],
+    )
+    revision: str | None = Field(
+        default=None, description="A hub branch, tag or commit; empty for the default branch."
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
+        description="Weight precision. 'auto' picks bfloat16 on GPUs that support it, float32 on CPU.",
+    )
+    quantization: Literal["none", "4bit", "8bit"] = Field(
+        default="none",
+        description="Load the base weights quantized (QLoRA). Needs a CUDA GPU and bitsandbytes.",
+    )
+    attn_implementation: Literal["auto", "sdpa", "eager", "flash_attention_2"] = Field(
+        default="auto",
+        description="Attention kernel. 'auto' uses sdpa; flash_attention_2 needs a CUDA GPU.",
+    )
+    trust_remote_code: bool = Field(
+        default=False,
+        description="Run Python code shipped with the model repository. Only for repos you trust.",
+    )
+    chat_template: str | None = Field(
+        default=None,
+        description="A Jinja chat template that replaces the model's own (for base models without one).",
+    )
+
+
+DATA_FORMATS = (
+    "auto",
+    "conversations",
+    "messages",
+    "alpaca",
+    "dolly",
+    "prompt_completion",
+    "question_answer",
+    "problem_solution",
+    "squad",
+    "preference",
+)
+
+
+class DataConfig(_Section):
+    """Where the training data comes from and how its fields map to a conversation."""
+
+    source: str = Field(
+        min_length=1,
+        description="A local file (.json, .jsonl, .csv, .parquet) or a Hugging Face dataset id.",
+        examples=["data/finetome_sample.parquet", "mlabonne/FineTome-100k"],
+    )
+    split: str = Field(default="train", description="The split to train on (hub datasets).")
+    subset: str | None = Field(default=None, description="The hub dataset's subset (config name).")
+    format: Literal[DATA_FORMATS] = Field(  # type: ignore[valid-type]
+        default="auto",
+        description="The dataset's shape. 'auto' detects it from the column names.",
+    )
+    field_mapping: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Which column fills which role, e.g. {'instruction': 'question', 'output': 'answer'}. "
+            "Empty means detected automatically."
+        ),
+    )
+    system_prompt: str | None = Field(
+        default=None, description="A system message put first in every conversation."
+    )
+    max_samples: int | None = Field(
+        default=None,
+        ge=1,
+        description="Use at most this many rows (after shuffling); empty for all.",
+    )
+    eval_fraction: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="Share of rows held out for evaluation (0 for none).",
+    )
+    eval_split: str | None = Field(
+        default=None,
+        description="A separate split (hub) or file to evaluate on, instead of eval_fraction.",
+    )
+
+
+class LoraConfig(_Section):
+    """The LoRA adapter."""
+
+    r: int = Field(default=16, ge=1, le=1024, description="Rank of the update matrices.")
+    alpha: float = Field(
+        default=32, gt=0, le=4096, description="Scaling; the update is multiplied by alpha / r."
+    )
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        default="all-linear",
+        description="Which layers get adapters: 'all-linear', or names like q_proj, v_proj.",
+    )
+    bias: Literal["none", "all", "lora_only"] = Field(
+        default="none", description="Which biases to train."
+    )
+    use_rslora: bool = Field(
+        default=False, description="Rank-stabilised LoRA: scale by alpha / sqrt(r)."
+    )
+    use_dora: bool = Field(default=False, description="Weight-decomposed LoRA (DoRA).")
+    modules_to_save: list[str] = Field(
+        default_factory=list,
+        description="Modules trained in full and saved with the adapter, e.g. embed_tokens, lm_head.",
+    )
+
+
+class _TrainBase(_Section):
+    num_epochs: float = Field(default=1.0, gt=0, le=1000, description="Passes over the data.")
+    max_steps: int | None = Field(
+        default=None, ge=1, description="Stop after this many optimizer steps (overrides epochs)."
+    )
+    batch_size: int = Field(default=2, ge=1, le=4096, description="Sequences per device per step.")
+    gradient_accumulation_steps: int = Field(
+        default=4, ge=1, le=4096, description="Micro-batches summed before each optimizer step."
+    )
+    learning_rate: float = Field(default=2e-4, gt=0, le=1.0, description="Peak learning rate.")
+    lr_scheduler: Literal[
+        "linear", "cosine", "constant", "constant_with_warmup", "cosine_with_min_lr"
+    ] = Field(default="cosine", description="How the learning rate changes over the run.")
+    warmup_ratio: float = Field(
+        default=0.03, ge=0.0, le=0.5, description="Share of steps spent warming up the rate."
+    )
+    weight_decay: float = Field(default=0.0, ge=0.0, le=1.0, description="AdamW weight decay.")
+    max_grad_norm: float = Field(default=1.0, ge=0.0, description="Gradient clipping (0 = off).")
+    optimizer: Literal[
+        "adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd"
+    ] = Field(default="adamw_torch", description="Optimizer; the 8-bit ones need bitsandbytes.")
+    max_seq_length: int = Field(
+        default=2048,
+        ge=16,
+        le=262144,
+        description="Longer samples are truncated to this many tokens.",
+    )
+    gradient_checkpointing: bool = Field(
+        default=True, description="Recompute activations to save memory (about 20-30% slower)."
+    )
+    seed: int = Field(default=42, ge=0, description="Random seed for shuffling and initialisation.")
+    logging_steps: int = Field(default=1, ge=1, description="Log metrics every N steps.")
+    save_steps: int = Field(default=100, ge=1, description="Save a checkpoint every N steps.")
+    eval_steps: int | None = Field(
+        default=None,
+        ge=1,
+        description="Evaluate every N steps (needs eval data); empty = at the end.",
+    )
+    save_total_limit: int | None = Field(
+        default=2, ge=1, description="Keep only the newest N checkpoints; empty keeps all."
+    )
+    cpu_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=512,
+        description=(
+            "Torch threads per process on CPU. Empty picks 1, which measured about 2x faster than "
+            "2 on 2-core machines."
+        ),
+    )
+
+
+class SFTConfig(_TrainBase):
+    """Supervised fine-tuning on conversations."""
+
+    method: Literal["sft"] = Field(default="sft", description="Training method.")
+    assistant_only_loss: bool = Field(
+        default=True, description="Compute the loss on the assistant's tokens only."
+    )
+    padding_free: bool = Field(
+        default=True,
+        description=(
+            "Concatenate the batch without padding (measured 1.8x faster than padded here, "
+            "same loss). Sequences never attend to each other."
+        ),
+    )
+
+
+def _method_of(value: object) -> str:
+    # A train section without `method` is SFT, so the shortest YAML stays short.
+    if isinstance(value, dict):
+        return value.get("method", "sft")
+    return getattr(value, "method", "sft")
+
+
+# The method is a discriminated union so DPO and GRPO can join without touching the other fields:
+# add `Annotated[DPOConfig, Tag("dpo")]` to the Union.
+TrainConfig = Annotated[
+    Union[Annotated[SFTConfig, Tag("sft")]],  # noqa: UP007
+    Discriminator(_method_of),
+]
+
+
+class OutputConfig(_Section):
+    """Where the run writes its checkpoints, adapter, logs and run card."""
+
+    dir: str = Field(
+        default="outputs/run",
+        min_length=1,
+        description="Output folder. The server puts each job under its data dir instead.",
+    )
+
+
+class RunConfig(_Section):
+    """Everything needed to repeat a fine-tuning run."""
+
+    model: ModelConfig
+    data: DataConfig
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    train: TrainConfig = Field(default_factory=SFTConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    name: str | None = Field(default=None, max_length=200, description="A label for the run.")

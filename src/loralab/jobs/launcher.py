@@ -1,0 +1,145 @@
+"""Start, find, signal and kill detached job workers (``python -m loralab.jobs.worker JOB_ID``).
+
+Each worker runs in its own session and process group, with stdout and stderr going to
+``runs/<id>/logs/worker.log``, so it keeps training when the server stops and a force-kill takes
+its helper processes with it. The worker learns where the store is from the environment
+(``LORALAB_DATA_DIR``, ``LORALAB_DATABASE_URL``), reads its config from its job row.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+from loralab.config import Settings
+from loralab.jobs.run_files import log_path
+
+__all__ = [
+    "WORKER_MODULE",
+    "describe_exit",
+    "is_worker_alive",
+    "kill_worker_group",
+    "launch_worker",
+    "signal_worker",
+    "worker_env",
+]
+
+WORKER_MODULE = "loralab.jobs.worker"
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment a worker runs with: ours plus where the store is and its timings."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "LORALAB_DATA_DIR": str(Path(settings.data_dir).expanduser().resolve()),
+            "LORALAB_DATABASE_URL": settings.resolved_database_url,
+            "LORALAB_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
+            "LORALAB_HEARTBEAT_TIMEOUT_SECONDS": str(settings.heartbeat_timeout_seconds),
+            "LORALAB_CANCEL_GRACE_SECONDS": str(settings.cancel_grace_seconds),
+            # Log lines reach worker.log as they happen, not when a buffer fills.
+            "PYTHONUNBUFFERED": "1",
+            # The fast tokenizers' own thread pool deadlocks after fork and warns about it.
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+    )
+    # The worker reads only what it needs; the API token stays with the server.
+    env.pop("LORALAB_TOKEN", None)
+    return env
+
+
+def launch_worker(job_id: str, settings: Settings, output_dir: str | Path, attempt: int):
+    """Start the worker for ``job_id`` detached; returns its ``subprocess.Popen``."""
+    out = Path(output_dir)
+    log = log_path(out)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as fh:
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        fh.write(f"\n===== attempt {attempt} started {stamp} =====\n".encode())
+        fh.flush()
+        return subprocess.Popen(
+            [sys.executable, "-m", WORKER_MODULE, job_id],
+            cwd=out,
+            env=worker_env(settings),
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+
+def _worker_process(pid: int | None, job_id: str) -> psutil.Process | None:
+    """The live worker of ``job_id`` at ``pid``, or None (gone, a zombie, or a reused pid)."""
+    if not pid:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        cmdline = proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+    # After a reboot the pid may belong to something else entirely.
+    if WORKER_MODULE in cmdline and job_id in cmdline:
+        return proc
+    return None
+
+
+def is_worker_alive(pid: int | None, job_id: str) -> bool:
+    """Whether ``pid`` is a running worker for ``job_id``."""
+    return _worker_process(pid, job_id) is not None
+
+
+def signal_worker(pid: int | None, job_id: str, sig: int = signal.SIGTERM) -> bool:
+    """Send ``sig`` to the worker itself (it turns SIGTERM into a graceful stop)."""
+    proc = _worker_process(pid, job_id)
+    if proc is None:
+        return False
+    try:
+        proc.send_signal(sig)
+    except psutil.Error:
+        return False
+    return True
+
+
+def kill_worker_group(pid: int | None, job_id: str, wait_seconds: float = 5.0) -> bool:
+    """SIGKILL the worker's whole process group and wait a little for it to go."""
+    proc = _worker_process(pid, job_id)
+    if proc is None:
+        return False
+    try:
+        # Only a group the worker leads: never the server's own group.
+        if os.getpgid(proc.pid) == proc.pid:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except (ProcessLookupError, psutil.NoSuchProcess):
+        return False
+    except (PermissionError, psutil.AccessDenied):
+        return False
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline and is_worker_alive(proc.pid, job_id):
+        time.sleep(0.05)
+    return True
+
+
+def describe_exit(code: int | None) -> str:
+    """Words for a process exit status (negative = killed by that signal)."""
+    if code is None:
+        return "its exit status is unknown (it was not started by this server)"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (the system kills with SIGKILL when memory runs out)" if code == -9 else ""
+        return f"it was killed by {name}{hint}"
+    return f"it exited with status {code}"

@@ -1,0 +1,215 @@
+"""The server's scheduler: starts queued jobs, watches running ones, recovers after a restart.
+
+A background thread that, twice a second:
+
+1. checks every running job: a worker that is gone (its process ended, or its pid is dead or
+   belongs to something else, or its heartbeat is older than ``heartbeat_timeout_seconds``)
+   without recording an end is marked ``interrupted``, with the reason and the exit status when
+   this server started it; a worker that ignores a cancel for ``cancel_grace_seconds`` has its
+   process group killed and is marked ``stopped``;
+2. starts queued jobs: training while fewer than ``max_concurrent_jobs`` train, light jobs
+   (dataset validation) beside them, ``LIGHT_JOB_SLOTS`` at a time.
+
+Running jobs whose worker is alive with a fresh heartbeat are left alone, which is how a
+restarted server re-attaches to the workers of the one before it. Every status change is a
+conditional write on the job's attempt, so a worker that records its own end at the same moment
+always wins over a guess from here.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+from datetime import datetime
+
+from loralab.config import Settings
+from loralab.jobs.devices import max_concurrent_jobs
+from loralab.jobs.launcher import (
+    describe_exit,
+    is_worker_alive,
+    kill_worker_group,
+    launch_worker,
+)
+from loralab.jobs.run_files import run_dir
+from loralab.store import Database
+from loralab.store.events import NewEvent
+from loralab.store.jobs import (
+    as_utc,
+    claim_queued_jobs,
+    count_running,
+    has_queued,
+    lock_job,
+    reading,
+    running_jobs,
+    set_status,
+)
+from loralab.store.tables import JobRow, utcnow
+
+__all__ = ["DEVICE_KINDS", "LIGHT_JOB_SLOTS", "Scheduler", "end_job"]
+
+log = logging.getLogger("loralab.jobs")
+
+# Kinds that occupy a device; they share settings.max_concurrent_jobs. Other kinds (dataset
+# validation) are light CPU work that should not wait hours behind a training run.
+DEVICE_KINDS = ("train",)
+LIGHT_JOB_SLOTS = 2
+
+
+def end_job(
+    db: Database,
+    job_id: str,
+    attempt: int,
+    status: str,
+    reason: str,
+    exit_code: int | None = None,
+) -> bool:
+    """Move a running job to ``status`` unless it already ended or moved on to another attempt."""
+    with db.write() as session:
+        job = lock_job(session, job_id)
+        if job is None or job.status != "running" or job.attempts != attempt:
+            return False
+        note = NewEvent("log", {"message": reason, "level": "error"})
+        set_status(session, job, status, reason=reason, exit_code=exit_code, extra_events=[note])
+    log.warning("job %s %s: %s", job_id, status, reason)
+    return True
+
+
+class Scheduler:
+    """Launches and watches job workers from the server process.
+
+    Args:
+        db: the store.
+        settings: limits and timings (``max_concurrent_jobs``, heartbeat and cancel timings).
+        poll_seconds: time between checks.
+    """
+
+    def __init__(self, db: Database, settings: Settings, *, poll_seconds: float = 0.5) -> None:
+        self.db = db
+        self.settings = settings
+        self.poll_seconds = poll_seconds
+        self.max_jobs = max_concurrent_jobs(settings)
+        # Workers this server started: job id -> (attempt, process). Only these give exit codes.
+        self._children: dict[str, tuple[int, subprocess.Popen]] = {}
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Scheduler:
+        """Start the background thread; returns self."""
+        self._thread = threading.Thread(target=self._loop, name="loralab-scheduler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop scheduling. Running workers keep running; the next server re-attaches to them."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+
+    def tick(self) -> None:
+        """One round: check running jobs, then start queued ones."""
+        self.check_running()
+        self.launch_queued()
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self.tick()
+            except Exception:  # a database hiccup must not end scheduling for good
+                log.exception("scheduler round failed")
+            self._stopped.wait(self.poll_seconds)
+
+    # -- watching --------------------------------------------------------------------------------
+
+    def check_running(self) -> None:
+        """Mark running jobs whose worker is gone or stuck; kill workers that ignore a cancel."""
+        with reading(self.db) as session:
+            jobs = running_jobs(session)
+        now = utcnow()
+        for job in jobs:
+            self._check(job, now)
+        # Reap every worker of ours that has exited, so none lingers as a zombie.
+        for job_id, (_attempt, proc) in list(self._children.items()):
+            if proc.poll() is not None:
+                del self._children[job_id]
+
+    def _child(self, job: JobRow) -> subprocess.Popen | None:
+        entry = self._children.get(job.id)
+        return entry[1] if entry and entry[0] == job.attempts else None
+
+    def _check(self, job: JobRow, now: datetime) -> None:
+        s = self.settings
+        proc = self._child(job)
+        if proc is not None:
+            exit_code = proc.poll()
+            alive: bool | None = exit_code is None
+        else:
+            exit_code = None
+            alive = is_worker_alive(job.pid, job.id) if job.pid else None
+        heartbeat = as_utc(job.heartbeat_at)
+        age = (now - heartbeat).total_seconds() if heartbeat else float("inf")
+        pid = job.pid or (proc.pid if proc else None)
+
+        if alive is False:
+            status = "stopped" if job.cancel_requested else "interrupted"
+            reason = (
+                f"The worker (pid {pid}) ended without recording a result: "
+                f"{describe_exit(exit_code)}. Resume continues from the last complete checkpoint."
+            )
+            end_job(self.db, job.id, job.attempts, status, reason, exit_code)
+        elif age > s.heartbeat_timeout_seconds:
+            exit_code = self._kill(job, proc)
+            reason = (
+                f"No heartbeat from the worker for {age:.0f} s (the limit is "
+                f"{s.heartbeat_timeout_seconds:g} s), so it was stopped. Resume continues from "
+                "the last complete checkpoint."
+            )
+            end_job(self.db, job.id, job.attempts, "interrupted", reason, exit_code)
+        elif job.cancel_requested and job.cancel_requested_at is not None:
+            waited = (now - as_utc(job.cancel_requested_at)).total_seconds()
+            if waited > s.cancel_grace_seconds:
+                exit_code = self._kill(job, proc)
+                reason = (
+                    f"The worker did not stop within {s.cancel_grace_seconds:g} s of the cancel, "
+                    "so it was killed. Resume continues from the last complete checkpoint."
+                )
+                end_job(self.db, job.id, job.attempts, "stopped", reason, exit_code)
+
+    def _kill(self, job: JobRow, proc: subprocess.Popen | None) -> int | None:
+        pid = job.pid or (proc.pid if proc else None)
+        kill_worker_group(pid, job.id)
+        if proc is None:
+            return None
+        try:
+            return proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return None
+
+    # -- launching -------------------------------------------------------------------------------
+
+    def launch_queued(self) -> list[str]:
+        """Start workers for queued jobs while there is room; returns the job ids started."""
+        with reading(self.db) as session:
+            if not has_queued(session):
+                return []
+        with self.db.write() as session:
+            free = self.max_jobs - count_running(session, kinds=DEVICE_KINDS)
+            jobs = claim_queued_jobs(session, free, kinds=DEVICE_KINDS)
+            free = LIGHT_JOB_SLOTS - count_running(session, exclude_kinds=DEVICE_KINDS)
+            jobs += claim_queued_jobs(session, free, exclude_kinds=DEVICE_KINDS)
+            claimed = [(job.id, job.attempts, job.output_dir) for job in jobs]
+        started = []
+        for job_id, attempt, output_dir in claimed:
+            out = output_dir or str(run_dir(self.settings.data_dir, job_id))
+            try:
+                proc = launch_worker(job_id, self.settings, out, attempt)
+            except OSError as exc:
+                end_job(self.db, job_id, attempt, "failed", f"Could not start the worker: {exc}")
+                continue
+            self._children[job_id] = (attempt, proc)
+            with self.db.write() as session:
+                job = lock_job(session, job_id)
+                if job is not None and job.attempts == attempt and job.pid is None:
+                    job.pid = proc.pid
+            started.append(job_id)
+        return started

@@ -1,0 +1,123 @@
+"""Our schema to library objects, in one place: ``peft.LoraConfig`` and the trainer arguments that
+every method shares (SFT now; DPO and GRPO add their own fields on top of ``trainer_kwargs``).
+
+We never expose all of ``TrainingArguments``; a field joins the schema when a user needs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from loralab.config import LoraConfig, RunConfig
+from loralab.errors import ConfigError, FieldProblem, Unsupported
+
+__all__ = ["build_lora_config", "trainer_kwargs"]
+
+# Optimizers that need bitsandbytes, which needs CUDA.
+_BNB_OPTIMIZERS = ("adamw_8bit", "paged_adamw_8bit")
+
+
+def build_lora_config(lora: LoraConfig):
+    """The ``peft.LoraConfig`` for our ``lora`` section (causal LM task).
+
+    Raises:
+        ConfigError: ``lm_head`` is a LoRA target; TRL 1.16 computes log-probabilities from
+            ``lm_head.weight`` directly, so an adapter there would never train.
+    """
+    import peft
+
+    targets = lora.target_modules
+    if isinstance(targets, list) and "lm_head" in targets:
+        raise ConfigError(
+            "LoRA on lm_head is not supported.",
+            problems=[
+                FieldProblem(
+                    loc="lora.target_modules",
+                    message="lm_head cannot get a LoRA adapter",
+                    fix="remove lm_head, or train it in full with lora.modules_to_save: [lm_head]",
+                )
+            ],
+        )
+    alpha = int(lora.alpha) if float(lora.alpha).is_integer() else lora.alpha
+    return peft.LoraConfig(
+        task_type="CAUSAL_LM",
+        r=lora.r,
+        lora_alpha=alpha,
+        lora_dropout=lora.dropout,
+        target_modules=targets,
+        bias=lora.bias,
+        use_rslora=lora.use_rslora,
+        use_dora=lora.use_dora,
+        modules_to_save=list(lora.modules_to_save) or None,
+    )
+
+
+def trainer_kwargs(
+    config: RunConfig,
+    output_dir: str | Path,
+    *,
+    device: str,
+    model_dtype: Any,
+    has_eval: bool,
+) -> dict[str, Any]:
+    """Keyword arguments for any TRL trainer config (``trl.SFTConfig(**kwargs, ...)``).
+
+    Args:
+        config: the run config; its ``train`` section supplies the values.
+        output_dir: where the Trainer writes ``checkpoint-N`` folders.
+        device: ``"cpu"`` or ``"cuda"``.
+        model_dtype: the loaded model's ``torch.dtype``; picks bf16/fp16 autocast on CUDA.
+        has_eval: whether there is eval data (periodic eval needs ``train.eval_steps`` too).
+
+    Raises:
+        Unsupported: an 8-bit optimizer without CUDA.
+    """
+    import torch
+
+    t = config.train
+    if t.optimizer in _BNB_OPTIMIZERS and device != "cuda":
+        raise Unsupported(
+            f"The {t.optimizer} optimizer needs a CUDA GPU and bitsandbytes.",
+            fix="use train.optimizer: adamw_torch on this machine",
+        )
+    on_cuda = device == "cuda"
+    periodic_eval = has_eval and t.eval_steps is not None
+    return dict(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        num_train_epochs=t.num_epochs,
+        max_steps=t.max_steps or -1,  # max_steps, when set, overrides epochs
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        lr_scheduler_kwargs={"min_lr_rate": 0.1}
+        if t.lr_scheduler == "cosine_with_min_lr"
+        else None,
+        # transformers 5 folded warmup_ratio into warmup_steps: a float below 1 is a ratio.
+        warmup_steps=float(t.warmup_ratio),
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        optim=t.optimizer,
+        # transformers 5.23 renamed gradient_checkpointing (it warns on the old name).
+        activation_checkpointing=t.gradient_checkpointing,
+        seed=t.seed,
+        data_seed=t.seed,
+        logging_strategy="steps",
+        logging_steps=t.logging_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        # We rotate ourselves, after the COMPLETE marker (see checkpoints.rotate_checkpoints).
+        save_total_limit=None,
+        eval_strategy="steps" if periodic_eval else "no",
+        eval_steps=t.eval_steps if periodic_eval else None,
+        # TRL defaults to bf16=True, which fails on CPU. Autocast only on CUDA, as the weights.
+        bf16=on_cuda and model_dtype == torch.bfloat16,
+        fp16=on_cuda and model_dtype == torch.float16,
+        use_cpu=not on_cuda,  # also what makes torchrun on CPU train as one DDP group
+        report_to="none",
+        disable_tqdm=True,  # our Reporter shows progress
+        dataloader_num_workers=0,
+        dataloader_pin_memory=on_cuda,
+    )

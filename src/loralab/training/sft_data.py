@@ -1,0 +1,263 @@
+"""Conversations to the trainer's rows: ``input_ids`` and ``labels`` (-100 where no loss).
+
+Rendering and masking belong to the data layer (``render_with_spans``, ``tokenize_with_mask``),
+which works with any chat template. Here we turn the mask into labels, drop rows that have no
+token left to learn from (e.g. truncated before the assistant speaks) and count what happened,
+so the run card can say how many rows were truncated or dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from loralab.config import DataConfig
+from loralab.errors import DataError, FieldProblem, ModelError
+from loralab.training.reporter import LogLine, Phase, Reporter
+from loralab.training.run import StopEvent
+
+__all__ = [
+    "Conversations",
+    "TokenizedData",
+    "chat_template_of",
+    "read_conversations",
+    "tokenize_conversations",
+    "tokenize_splits",
+]
+
+_PROGRESS_EVERY = 50
+_SPECIAL_KEYS = ("bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token")
+
+
+@dataclass
+class Conversations:
+    """Canonical rows for training and eval, and facts about where they came from."""
+
+    train: list[dict[str, Any]]
+    eval: list[dict[str, Any]]
+    facts: dict[str, Any]
+
+
+def read_conversations(config: DataConfig, *, seed: int, reporter: Reporter) -> Conversations:
+    """Read, convert, shuffle and split the rows (see ``loralab.data.load_conversations``).
+
+    Raises:
+        DataError: no valid row, or preference pairs (SFT needs conversations).
+        NotFound, HubUnavailable: the source cannot be found or reached.
+    """
+    from loralab.data import load_conversations, source_fingerprint
+
+    reporter.report(Phase(name="preparing_data", message=f"Reading {config.source}"))
+    loaded = load_conversations(config, seed=seed)
+    if loaded.detection.task == "preference":
+        raise DataError(
+            f"{config.source} holds preference pairs (prompt, chosen, rejected); SFT needs "
+            "conversations.",
+            fix="use a conversation or instruction dataset, or a preference method when available",
+            problems=[FieldProblem(loc="data.format", message="preference data for sft")],
+        )
+    if loaded.skipped:
+        message = f"Skipped {loaded.skipped} invalid rows of {config.source}."
+        reporter.report(LogLine(message=message, level="warning"))
+    facts = {
+        "source": config.source,
+        "format": loaded.detection.format,
+        "field_mapping": loaded.detection.field_mapping,
+        "fingerprint": source_fingerprint(config.source, split=config.split, subset=config.subset),
+        "skipped_rows": loaded.skipped,
+    }
+    return Conversations(loaded.train, loaded.eval, facts)
+
+
+def tokenize_splits(
+    conversations: Conversations,
+    tokenizer,
+    *,
+    max_length: int,
+    assistant_only_loss: bool,
+    reporter: Reporter,
+    stop: StopEvent | None = None,
+) -> tuple[TokenizedData, TokenizedData | None]:
+    """Tokenise the train rows (reporting progress) and the eval rows, if any.
+
+    When ``stop`` is set midway, returns early with ``interrupted`` data (check ``stop`` after).
+
+    Raises:
+        DataError: no training row has a token to learn from.
+    """
+
+    def on_progress(done: int, total: int) -> None:
+        reporter.report(
+            Phase(name="tokenizing", message="Tokenizing conversations", current=done, total=total)
+        )
+
+    train = tokenize_conversations(
+        conversations.train,
+        tokenizer,
+        max_length=max_length,
+        assistant_only_loss=assistant_only_loss,
+        on_progress=on_progress,
+        stop=stop,
+    )
+    if train.interrupted:
+        return train, None
+    for note in train.notes():
+        reporter.report(LogLine(message=note, level="warning"))
+    evaluation = None
+    if conversations.eval:
+        evaluation = tokenize_conversations(
+            conversations.eval,
+            tokenizer,
+            max_length=max_length,
+            assistant_only_loss=assistant_only_loss,
+            split="eval",
+            stop=stop,
+        )
+    return train, evaluation
+
+
+@dataclass
+class TokenizedData:
+    """A ``datasets.Dataset`` with ``input_ids`` and ``labels``, and what it took to build it."""
+
+    dataset: Any
+    rows_in: int
+    dropped: int = 0
+    truncated: int = 0
+    tokens: int = 0
+    label_tokens: int = 0
+    fingerprint: str = ""
+    split: str = "train"
+    interrupted: bool = False  # a stop came before every row was done
+
+    def facts(self) -> dict[str, Any]:
+        """Counts for the run card."""
+        return {
+            "train_examples": len(self.dataset),
+            "train_tokens": self.tokens,
+            "trained_tokens": self.label_tokens,
+            "truncated_examples": self.truncated,
+            "dropped_examples": self.dropped,
+            "tokens_fingerprint": self.fingerprint,
+        }
+
+    def notes(self) -> list[str]:
+        """Warnings worth a log line."""
+        out = []
+        if self.truncated:
+            out.append(
+                f"{self.truncated} of {self.rows_in} {self.split} conversations were longer than "
+                "train.max_seq_length and were truncated."
+            )
+        if self.dropped:
+            out.append(
+                f"{self.dropped} {self.split} conversations had no assistant tokens left after "
+                "truncation and were skipped."
+            )
+        return out
+
+
+def tokenize_conversations(
+    rows: Sequence[dict[str, Any]],
+    tokenizer,
+    *,
+    max_length: int,
+    assistant_only_loss: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+    split: str = "train",
+    stop: StopEvent | None = None,
+) -> TokenizedData:
+    """Render, tokenise and label canonical rows (``{"messages": [...]}``).
+
+    Args:
+        rows: canonical conversations from ``loralab.data.load_conversations``.
+        tokenizer: the model's tokenizer, with its chat template.
+        max_length: truncate to this many tokens.
+        assistant_only_loss: labels are the token ids inside assistant spans and -100 elsewhere;
+            when False every token is a label.
+        on_progress: called as ``(done, total)`` every few dozen rows and at the end.
+        split: ``"train"`` or ``"eval"``, for messages.
+        stop: checked every few dozen rows; once set, returns what is done, ``interrupted``.
+
+    Raises:
+        ModelError: the tokenizer has no chat template (from the data layer).
+        DataError: no row has a token to train on.
+    """
+    from datasets import Dataset
+
+    from loralab.data import render_with_spans, tokenize_with_mask
+
+    template = chat_template_of(tokenizer)
+    total = len(rows)
+    input_ids: list[list[int]] = []
+    labels: list[list[int]] = []
+    out = TokenizedData(dataset=None, rows_in=total, split=split)
+    digest = hashlib.sha256()
+    for i, row in enumerate(rows):
+        if stop is not None and i % _PROGRESS_EVERY == 0 and stop.is_set():
+            out.interrupted = True
+            break
+        text, spans = render_with_spans(template, row["messages"])
+        ids, mask = tokenize_with_mask(tokenizer, text, spans)
+        if len(ids) > max_length:
+            out.truncated += 1
+            ids, mask = ids[:max_length], mask[:max_length]
+        row_labels = [
+            t if m or not assistant_only_loss else -100 for t, m in zip(ids, mask, strict=True)
+        ]
+        # The first label is never predicted (nothing before it), so it cannot carry the loss.
+        if not any(label != -100 for label in row_labels[1:]):
+            out.dropped += 1
+            continue
+        input_ids.append(ids)
+        labels.append(row_labels)
+        out.tokens += len(ids)
+        out.label_tokens += sum(1 for label in row_labels[1:] if label != -100)
+        digest.update(repr((ids, row_labels)).encode())
+        if on_progress and (i + 1) % _PROGRESS_EVERY == 0:
+            on_progress(i + 1, total)
+    if on_progress and not out.interrupted:
+        on_progress(total, total)
+    if not input_ids and not out.interrupted:
+        raise DataError(
+            f"No {split} conversation has an assistant token to train on "
+            f"({total} read, {out.dropped} without assistant tokens after truncation).",
+            problems=[
+                FieldProblem(
+                    loc="train.max_seq_length",
+                    message=f"{max_length} tokens leave no assistant reply in any row",
+                    fix="raise train.max_seq_length, or check that rows have assistant turns",
+                )
+            ],
+            fix="raise train.max_seq_length, or check the data's field mapping",
+        )
+    out.dataset = Dataset.from_dict({"input_ids": input_ids, "labels": labels})
+    out.fingerprint = "sha256:" + digest.hexdigest()
+    return out
+
+
+def chat_template_of(tokenizer):
+    """The tokenizer's chat template with its special tokens (``bos_token`` ...), as a
+    ``loralab.data.ChatTemplate``, so templates that print them render as transformers does.
+
+    Raises:
+        ModelError: the tokenizer has no chat template.
+    """
+    from loralab.data import ChatTemplate
+
+    source = getattr(tokenizer, "chat_template", None)
+    if isinstance(source, dict):  # named templates
+        source = source.get("default") or next(iter(source.values()), None)
+    if not source:
+        raise ModelError(
+            "The model's tokenizer has no chat template.",
+            fix="set model.chat_template, or use an instruct model that ships one",
+        )
+    tokens = {}
+    for key in _SPECIAL_KEYS:
+        value = getattr(tokenizer, key, None)
+        if isinstance(value, str):
+            tokens[key] = value
+    return ChatTemplate(source, tokens, origin="tokenizer")

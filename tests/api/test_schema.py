@@ -1,0 +1,25 @@
+"""/api/schema: the RunConfig JSON schema and the presets, for the UI's form."""
+
+from __future__ import annotations
+
+from loralab.config import PRESETS, RunConfig, load_preset, parse_run_config
+
+
+def test_run_config_schema_has_help_defaults_and_bounds(client):
+    r = client.get("/api/schema/run-config")
+    assert r.status_code == 200
+    schema = r.json()
+    assert schema == RunConfig.model_json_schema()
+    lora = schema["$defs"]["LoraConfig"]["properties"]["r"]
+    assert lora["default"] == 16 and lora["minimum"] == 1 and lora["description"]
+
+
+def test_presets_are_served_and_make_valid_configs(client):
+    r = client.get("/api/schema/presets")
+    assert r.status_code == 200
+    presets = r.json()
+    assert set(presets) == set(PRESETS)
+    for name, partial in presets.items():
+        assert partial == load_preset(name)
+        raw = {**partial, "model": {"name_or_path": "Qwen/Qwen2.5-0.5B"}, "data": {"source": "x/y"}}
+        parse_run_config(raw)

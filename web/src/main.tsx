@@ -1,0 +1,71 @@
+import { lazy, StrictMode, Suspense, type ReactNode } from 'react'
+import { createRoot } from 'react-dom/client'
+import { BrowserRouter, Link, Route, Routes } from 'react-router'
+import { Shell } from './components/Shell'
+import { Skeleton } from './components/States'
+import { ToastProvider } from './components/Toasts'
+import { RunsPage } from './pages/jobs/RunsPage'
+import { WizardProvider } from './pages/new/store'
+import { JobsProvider } from './state/jobs'
+import { ServerProvider } from './state/server'
+import './styles.css'
+
+// Each page loads when first opened (the charts' uPlot only with a run page).
+const NewRunPage = lazy(() => import('./pages/new/NewRunPage').then((m) => ({ default: m.NewRunPage })))
+const RunPage = lazy(() => import('./pages/jobs/RunPage').then((m) => ({ default: m.RunPage })))
+const DatasetsPage = lazy(() => import('./pages/datasets/DatasetsPage').then((m) => ({ default: m.DatasetsPage })))
+const DatasetPage = lazy(() => import('./pages/datasets/DatasetPage').then((m) => ({ default: m.DatasetPage })))
+const ModelsPage = lazy(() => import('./pages/models/ModelsPage').then((m) => ({ default: m.ModelsPage })))
+const ConfigsPage = lazy(() => import('./pages/configs/ConfigsPage').then((m) => ({ default: m.ConfigsPage })))
+
+function Page({ children }: { children: ReactNode }) {
+  const fallback = (
+    <div className="page stack" aria-busy="true">
+      <Skeleton height={28} width={280} />
+      <Skeleton height={180} />
+      <Skeleton height={260} />
+    </div>
+  )
+  return <Suspense fallback={fallback}>{children}</Suspense>
+}
+
+function NotFound() {
+  return (
+    <div className="page">
+      <div className="card">
+        <div className="empty">
+          <h3>No page here</h3>
+          <p>The address does not match any page.</p>
+          <Link to="/" className="btn">Go to the runs</Link>
+        </div>
+      </div>
+    </div>
+  )
+}
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <ToastProvider>
+      <ServerProvider>
+        <JobsProvider>
+          <WizardProvider>
+            <BrowserRouter>
+              <Routes>
+                <Route element={<Shell />}>
+                  <Route index element={<RunsPage />} />
+                  <Route path="new" element={<Page><NewRunPage /></Page>} />
+                  <Route path="runs/:id" element={<Page><RunPage /></Page>} />
+                  <Route path="datasets" element={<Page><DatasetsPage /></Page>} />
+                  <Route path="datasets/:id" element={<Page><DatasetPage /></Page>} />
+                  <Route path="models" element={<Page><ModelsPage /></Page>} />
+                  <Route path="configs" element={<Page><ConfigsPage /></Page>} />
+                  <Route path="*" element={<NotFound />} />
+                </Route>
+              </Routes>
+            </BrowserRouter>
+          </WizardProvider>
+        </JobsProvider>
+      </ServerProvider>
+    </ToastProvider>
+  </StrictMode>,
+)

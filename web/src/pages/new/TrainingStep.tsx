@@ -1,0 +1,128 @@
+import { useMemo } from 'react'
+import { SchemaField } from '../../components/Field'
+import { MemoryBar } from '../../components/MemoryBar'
+import { ErrorState, Skeleton, SkeletonRows } from '../../components/States'
+import { fmtDuration, fmtInt, fmtNumber } from '../../lib/format'
+import { getPath, type FieldSpec } from '../../lib/schema'
+import { useServer } from '../../state/server'
+import { estimateProblemText, useEstimate } from './estimate'
+import { useRunPlan } from './plan'
+import { stepOf, useWizard } from './store'
+
+const GROUPS: { title: string; note?: string; paths: string[] }[] = [
+  { title: 'Length', note: 'max steps, when set, wins over epochs', paths: ['train.num_epochs', 'train.max_steps', 'train.max_seq_length', 'data.max_samples'] },
+  { title: 'Batch', paths: ['train.batch_size', 'train.gradient_accumulation_steps'] },
+  { title: 'Optimizer and schedule', paths: ['train.learning_rate', 'train.lr_scheduler', 'train.warmup_ratio', 'train.weight_decay', 'train.max_grad_norm', 'train.optimizer'] },
+  { title: 'Evaluation', paths: ['data.eval_fraction', 'data.eval_split', 'train.eval_steps'] },
+  { title: 'Checkpoints and logging', paths: ['train.save_steps', 'train.save_total_limit', 'train.logging_steps'] },
+  { title: 'Speed and memory', paths: ['train.gradient_checkpointing', 'train.padding_free', 'train.cpu_threads', 'train.seed'] },
+  { title: 'Method', paths: ['train.method', 'train.assistant_only_loss'] },
+]
+
+const PRESET_TEXT: Record<string, string> = {
+  recommended: 'Sensible first run',
+  fast: 'Quick look at data and setup',
+  quality: 'Slower, better adapter',
+}
+
+function presetSummary(p: Record<string, Record<string, unknown> | undefined>): string {
+  const t = p.train ?? {}
+  const l = p.lora ?? {}
+  const length = t.max_steps ? `${t.max_steps} steps` : `${t.num_epochs ?? 1} epoch${Number(t.num_epochs ?? 1) === 1 ? '' : 's'}`
+  return `rank ${l.r ?? '—'} · lr ${fmtNumber(Number(t.learning_rate))} · ${length}`
+}
+
+export function TrainingStep() {
+  const { state, setField, mergeConfig } = useWizard()
+  const { fields, presets, schema } = useServer()
+  const plan = useRunPlan()
+  const est = useEstimate(state.config, Boolean(String(getPath(state.config, 'model.name_or_path') ?? '').trim()) && state.initialized)
+
+  const groups = useMemo(() => {
+    const used = new Set(GROUPS.flatMap((g) => g.paths))
+    const others = [...fields.values()].filter((s) => stepOf(s.path) === 2 && !used.has(s.path)).map((s) => s.path)
+    return others.length ? [...GROUPS, { title: 'Other', paths: others }] : GROUPS
+  }, [fields])
+
+  if (schema.error) return <ErrorState problem={schema.error} onRetry={schema.reload} />
+  if (!schema.data || !state.initialized) return <SkeletonRows rows={8} height={34} />
+
+  const render = (spec: FieldSpec) => (
+    <SchemaField key={spec.path} spec={spec} value={getPath(state.config, spec.path)} draft={state.drafts[spec.path]} serverError={state.serverErrors[spec.path]} onChange={(v, d) => setField(spec.path, v, d)} />
+  )
+
+  return (
+    <div className="stack">
+      <section className="card" aria-labelledby="presets-h">
+        <div className="card-head">
+          <h2 id="presets-h">Start from a preset</h2>
+          <span className="right muted small">A preset sets LoRA and training values; every field below stays editable.</span>
+        </div>
+        <div className="card-body">
+          {presets.error && <ErrorState problem={presets.error} onRetry={presets.reload} />}
+          {!presets.data && !presets.error && <Skeleton height={64} />}
+          {presets.data && (
+            <div className="grid-3" role="group" aria-label="Presets">
+              {Object.entries(presets.data).map(([name, p]) => (
+                <button
+                  key={name}
+                  type="button"
+                  className="size-btn"
+                  aria-pressed={state.preset === name}
+                  style={{ flexDirection: 'column', alignItems: 'flex-start', padding: '10px 12px', gap: 2 }}
+                  onClick={() => mergeConfig({ lora: p.lora ?? {}, train: p.train ?? {} }, { preset: name, loraMode: name === 'recommended' ? 'recommended' : 'custom' })}
+                >
+                  <strong style={{ textTransform: 'capitalize' }}>{name}</strong>
+                  <span className="muted small">{PRESET_TEXT[name] ?? ''}</span>
+                  <span className="small">{presetSummary(p as Record<string, Record<string, unknown>>)}</span>
+                </button>
+              ))}
+            </div>
+          )}
+        </div>
+      </section>
+
+      <section className="card" aria-label="What this run will do">
+        <div className="card-body">
+          <div className="stat-row">
+            <div className="stat">
+              <div className="k">Effective batch</div>
+              <div className="v" data-testid="effective-batch">{fmtInt(plan.effectiveBatch)}</div>
+              <div className="small muted">{plan.batch} × {plan.accumulation} accumulation × 1 process</div>
+            </div>
+            <div className="stat">
+              <div className="k">Optimizer steps</div>
+              <div className="v">{plan.steps ? fmtInt(plan.steps) : '—'}</div>
+              <div className="small muted">{plan.stepsNote}</div>
+            </div>
+            <div className="stat">
+              <div className="k">Estimated time</div>
+              <div className="v sm">{plan.seconds ? `≈ ${fmtDuration(plan.seconds)}` : 'not measured yet'}</div>
+              <div className="small muted">{plan.timeNote}</div>
+            </div>
+            <div className="stat" style={{ flex: 2 }}>
+              <div className="k">Memory</div>
+              {est.data ? <MemoryBar estimate={est.data} /> : est.error ? <div className="small muted">{estimateProblemText(est.error)}</div> : <div className="small muted">{est.loading ? 'estimating…' : 'choose a model first'}</div>}
+            </div>
+          </div>
+        </div>
+      </section>
+
+      {groups.map((g) => {
+        const specs = g.paths.map((p) => fields.get(p)).filter((s): s is FieldSpec => Boolean(s))
+        if (!specs.length) return null
+        return (
+          <section key={g.title} className="card" aria-label={g.title}>
+            <div className="card-head">
+              <h3>{g.title}</h3>
+              {g.note && <span className="right muted small">{g.note}</span>}
+            </div>
+            <div className="card-body">
+              <div className="form-grid">{specs.map(render)}</div>
+            </div>
+          </section>
+        )
+      })}
+    </div>
+  )
+}
