@@ -99,6 +99,8 @@ def test_malformed_upload_gets_a_clear_answer_and_server_keeps_serving(
             assert body["error"] and body["problems"][0]["loc"] == "format"
         else:
             assert [e["line"] for e in body["report"]["errors"]] == detail
+            listed = {d["id"]: d for d in client.get("/api/datasets").json()}[body["id"]]
+            assert listed["invalid_rows"] == len(detail)  # the list says rows will be skipped
         if expected == "invalid":
             assert body["error"]
     # The server still answers, and the good dataset and its file are intact.

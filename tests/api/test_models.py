@@ -49,6 +49,31 @@ def test_register_local_model_folder(client, tiny_model):
     assert again.status_code == 409 and again.json()["code"] == "model_exists"
 
 
+@pytest.mark.slow
+def test_demo_model_is_built_once_in_the_data_dir_with_an_estimate(client, settings):
+    r = client.post("/api/models/demo", json={"arch": "qwen2"})
+    assert r.status_code == 200, r.text
+    model = r.json()
+    folder = (settings.data_dir / "models" / "tiny-qwen2").resolve()
+    assert model["path"] == str(folder) and model["kind"] == "local"
+    assert model["info"]["model_type"] == "qwen2" and model["info"]["has_chat_template"]
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no scratch left
+
+    again = client.post("/api/models/demo", json={})  # qwen2 is the default
+    assert again.json()["id"] == model["id"]
+    assert [m["id"] for m in client.get("/api/models").json()["local"]] == [model["id"]]
+    est = client.post(
+        "/api/models/estimate", json={**RUN, "model": {"name_or_path": f"model:{model['id']}"}}
+    )
+    assert est.status_code == 200 and est.json()["verdict"] == "fits"
+
+
+def test_demo_model_of_unknown_architecture_is_422(client, settings):
+    r = client.post("/api/models/demo", json={"arch": "gpt-9"})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == "arch"
+    assert not (settings.data_dir / "models").exists()
+
+
 def test_delete_registered_model_keeps_its_files(client, tiny_model):
     model = client.post("/api/models", json={"path": str(tiny_model)}).json()
     assert client.delete(f"/api/models/{model['id']}").status_code == 204

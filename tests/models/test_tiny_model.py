@@ -153,3 +153,16 @@ def test_importing_models_does_not_import_torch():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_failed_demo_build_says_why_and_leaves_nothing(tmp_path):
+    # The server builds the demo model in a child process (loralab.jobs.tiny); a failure there
+    # is a clear ModelError, and neither the target nor a scratch folder is left behind.
+    from loralab.errors import ModelError
+    from loralab.jobs import build_tiny_model
+
+    out = tmp_path / "models" / "tiny-gpt9"
+    with pytest.raises(ModelError) as err:
+        build_tiny_model(out, "gpt9")
+    assert err.value.code == "tiny_model_failed" and "gpt9" in err.value.message
+    assert list(out.parent.iterdir()) == []

@@ -1,4 +1,4 @@
-"""The web UI as a new user meets it: upload data, register a model, train, reload, stop, resume.
+"""The web UI as a new user meets it: build the demo model, upload data, train, reload, stop, resume.
 
 Real Chromium, real ``loralab serve``, real training of a tiny model on the CPU. Each step can
 leave a screenshot in docs/img (``make screenshots``).
@@ -47,8 +47,18 @@ def register_tiny_model(page: Page, tiny_model: Path) -> None:
     page.get_by_label("Folder on the server").fill(str(tiny_model))
     page.get_by_label("Name (optional)").fill("tiny-qwen2")
     page.get_by_role("button", name="Register model").click()
-    chosen = page.locator(".size-btn", has_text="tiny-qwen2")
+    name = page.locator("strong", has_text=re.compile(r"^tiny-qwen2$"))
+    chosen = page.locator(".size-btn", has=name)
     expect(chosen).to_have_attribute("aria-pressed", "true")
+
+
+def build_demo_model(page: Page) -> None:
+    """What a first-time user on a CPU does: follow the catalog's hint to the demo model."""
+    page.get_by_role("button", name="Use a demo model").click()
+    expect(page.get_by_role("tab", name="Local folder")).to_have_attribute("aria-selected", "true")
+    page.get_by_role("button", name="Build demo model").click()
+    chosen = page.locator(".size-btn", has_text="tiny-qwen2 (demo)")
+    expect(chosen).to_have_attribute("aria-pressed", "true", timeout=120_000)
 
 
 def lora_mode(page: Page, mode: str) -> None:
@@ -59,12 +69,12 @@ def upload(page: Page, file: Path) -> None:
     page.locator("#upload-file").set_input_files(str(file))
 
 
-def test_new_run_train_reload_stop_resume(page: Page, shot, tiny_model: Path, formats_dir: Path):
+def test_new_run_train_reload_stop_resume(page: Page, shot, formats_dir: Path):
     page.goto("/new")
     expect(page.get_by_role("heading", name="New run")).to_be_visible()
 
-    # 1. Model: register the tiny model's folder through the form; the estimate appears.
-    register_tiny_model(page, tiny_model)
+    # 1. Model: no terminal needed: the server builds the tiny demo model; the estimate appears.
+    build_demo_model(page)
     expect(page.get_by_test_id("memory-estimate")).to_be_visible()
     expect(page.get_by_test_id("memory-estimate").locator("[data-verdict]")).to_have_text("fits")
     lora_mode(page, "Custom")

@@ -26,12 +26,14 @@ from loralab.jobs.run_files import (
     runs_root,
 )
 from loralab.jobs.scheduler import Scheduler, end_job
+from loralab.jobs.tiny import build_tiny_model
 
 __all__ = [
     "CheckpointInfo",
     "Heartbeat",
     "Scheduler",
     "StoreReporter",
+    "build_tiny_model",
     "describe_exit",
     "end_job",
     "is_worker_alive",

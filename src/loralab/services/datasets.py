@@ -77,6 +77,9 @@ class Dataset(BaseModel):
     field_mapping: dict[str, str] = Field(description="Format field -> column.")
     system_prompt: str | None
     row_count: int | None
+    invalid_rows: int | None = Field(
+        default=None, description="Rows that training will skip; the report says why, by line."
+    )
     error: str | None = Field(description="Why the dataset is invalid.")
     problems: list[Problem] = Field(default_factory=list, description="What to fix, by field.")
     report: ValidationReport | None = Field(
@@ -144,6 +147,7 @@ def _to_dataset(row: DatasetRow, *, with_report: bool = False) -> Dataset:
         field_mapping=dict(row.field_mapping or {}),
         system_prompt=store.dataset_system_prompt(row),
         row_count=row.row_count,
+        invalid_rows=raw.get("invalid_rows") if raw else None,
         error=error,
         problems=[Problem(**p) for p in store.dataset_problems(row)],
         report=report,

@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from loralab.config import RunConfig, Settings, StrictModel
 from loralab.data import ChatTemplate, load_chat_template, load_light_tokenizer
-from loralab.errors import ConfigError, FieldProblem, ModelError, NotFound
+from loralab.errors import ConfigError, Conflict, FieldProblem, ModelError, NotFound
+from loralab.jobs import build_tiny_model
 from loralab.models import (
     CatalogEntry,
     MemoryEstimate,
@@ -35,12 +36,14 @@ __all__ = [
     "Model",
     "ModelList",
     "ModelRegistration",
+    "TinyModelRequest",
     "delete_model",
     "estimate_run",
     "get_model",
     "list_catalog_models",
     "list_models",
     "load_template_and_tokenizer",
+    "make_demo_model",
     "register_model",
     "resolve_model_dir",
 ]
@@ -79,6 +82,14 @@ class ModelRegistration(StrictModel):
 
     path: str = Field(min_length=1, max_length=1024, description="Absolute path of the folder.")
     name: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class TinyModelRequest(StrictModel):
+    """Which tiny demo model to build."""
+
+    arch: Literal["qwen2", "llama"] = Field(
+        default="qwen2", description="The real architecture the tiny model is a small copy of."
+    )
 
 
 def list_catalog_models(family: str | None = None) -> list[CatalogModel]:
@@ -211,6 +222,29 @@ def register_model(db: Database, body: ModelRegistration) -> Model:
     info = _folder_info(folder)
     name = ((body.name or "").strip() or folder.name)[:255]
     return _to_model(store.create_model(db, name=name, kind="local", path=str(folder), info=info))
+
+
+def make_demo_model(db: Database, settings: Settings, body: TinyModelRequest) -> Model:
+    """Build (once) and register a tiny demo model in the data dir: a random init of a real
+    architecture with a locally trained tokenizer and a chat template, made offline in seconds.
+    It learns little, but it runs the whole workflow on any CPU. Asking again returns it.
+
+    Raises:
+        ModelError: the build failed (422 ``tiny_model_failed``).
+    """
+    folder = (Path(settings.data_dir).expanduser() / "models" / f"tiny-{body.arch}").resolve()
+    for row in store.list_models(db, kind="local"):
+        if Path(row.path) == folder and (folder / "config.json").is_file():
+            return _to_model(row)
+    build_tiny_model(folder, body.arch)
+    info = _folder_info(folder)
+    try:
+        row = store.create_model(
+            db, name=f"tiny-{body.arch} (demo)", kind="local", path=str(folder), info=info
+        )
+    except Conflict:  # registered by a concurrent request, or an earlier one without files
+        row = next(r for r in store.list_models(db, kind="local") if Path(r.path) == folder)
+    return _to_model(row)
 
 
 def delete_model(db: Database, model_id: str) -> None:

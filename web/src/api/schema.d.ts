@@ -218,6 +218,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/demo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make Demo Model
+         * @description Build and register a tiny demo model (offline, seconds); asking again returns it.
+         */
+        post: operations["make_demo_model_api_models_demo_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/models/{model_id}": {
         parameters: {
             query?: never;
@@ -759,6 +779,11 @@ export interface components {
             system_prompt: string | null;
             /** Row Count */
             row_count: number | null;
+            /**
+             * Invalid Rows
+             * @description Rows that training will skip; the report says why, by line.
+             */
+            invalid_rows?: number | null;
             /**
              * Error
              * @description Why the dataset is invalid.
@@ -1619,6 +1644,19 @@ export interface components {
             /** Accelerators */
             accelerators: components["schemas"]["AcceleratorStatus"][];
         };
+        /**
+         * TinyModelRequest
+         * @description Which tiny demo model to build.
+         */
+        TinyModelRequest: {
+            /**
+             * Arch
+             * @description The real architecture the tiny model is a small copy of.
+             * @default qwen2
+             * @enum {string}
+             */
+            arch: "qwen2" | "llama";
+        };
         /** ValidationError */
         ValidationError: {
             /** Location */
@@ -2080,6 +2118,39 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Model"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    make_demo_model_api_models_demo_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TinyModelRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,7 +8,13 @@ from loralab.api.deps import DbDep, SettingsDep
 from loralab.config import RunConfig
 from loralab.models import MemoryEstimate
 from loralab.services import models as service
-from loralab.services.models import CatalogModel, Model, ModelList, ModelRegistration
+from loralab.services.models import (
+    CatalogModel,
+    Model,
+    ModelList,
+    ModelRegistration,
+    TinyModelRequest,
+)
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 
@@ -39,6 +45,12 @@ def list_models(db: DbDep) -> ModelList:
 def register_model(body: ModelRegistration, db: DbDep) -> Model:
     """Register a local model folder (an absolute path holding config.json)."""
     return service.register_model(db, body)
+
+
+@router.post("/demo", response_model=Model)
+def make_demo_model(body: TinyModelRequest, db: DbDep, settings: SettingsDep) -> Model:
+    """Build and register a tiny demo model (offline, seconds); asking again returns it."""
+    return service.make_demo_model(db, settings, body)
 
 
 @router.get("/{model_id}", response_model=Model)

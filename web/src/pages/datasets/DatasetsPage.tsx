@@ -67,7 +67,13 @@ export function DatasetsPage() {
                   <td className="small mono">{d.format ?? '—'}</td>
                   <td className="num">{fmtInt(d.row_count)}</td>
                   <td className="num small">{fmtBytes(d.size_bytes)}</td>
-                  <td><StatusBadge status={d.status} />{d.status === 'invalid' && d.error && <div className="small" style={{ color: 'var(--bad)', maxWidth: 280 }}>{d.error}</div>}</td>
+                  <td>
+                    <StatusBadge status={d.status} />
+                    {d.status === 'invalid' && d.error && <div className="small" style={{ color: 'var(--bad)', maxWidth: 280 }}>{d.error}</div>}
+                    {d.status === 'ready' && !!d.invalid_rows && (
+                      <div className="small" style={{ color: 'var(--warn)' }}>{fmtInt(d.invalid_rows)} {d.invalid_rows === 1 ? 'row' : 'rows'} will be skipped</div>
+                    )}
+                  </td>
                   <td className="small muted">{fmtWhen(d.created_at)}</td>
                 </tr>
               ))}

@@ -43,10 +43,19 @@ function Catalog() {
   }, [entries])
   const selected = String(getPath(state.config, 'model.name_or_path') ?? '')
 
+  const { system } = useServer()
+  const cpuOnly = Boolean(system.data) && !hasGpu(system.data)
+
   if (catalog.error) return <ErrorState problem={catalog.error} onRetry={catalog.reload} />
   if (catalog.loading) return <div className="model-grid">{Array.from({ length: 6 }, (_, i) => <Skeleton key={i} height={150} />)}</div>
   return (
     <div className="stack">
+      {cpuOnly && (
+        <div className="notice info row">
+          <span>No GPU here, so real models train slowly. To try the whole workflow in a minute first, use the tiny demo model.</span>
+          <button type="button" className="btn right" onClick={() => update({ modelSource: 'local' })}>Use a demo model</button>
+        </div>
+      )}
       <div className="row">
         <div className="segmented" role="group" aria-label="Model kind">
           <button type="button" aria-pressed={kind === 'instruct'} onClick={() => setKind('instruct')}>Instruct (chat)</button>
@@ -107,6 +116,48 @@ function HubModel() {
   )
 }
 
+/** A tiny model of a real architecture, built on the server in seconds with no download: the
+ * quickest way to try the whole workflow, on any CPU. */
+function DemoModel({ onBuilt }: { onBuilt: (m: Model) => Promise<void> }) {
+  const toasts = useToasts()
+  const [arch, setArch] = useState<'qwen2' | 'llama'>('qwen2')
+  const [busy, setBusy] = useState(false)
+  const [problem, setProblem] = useState<Problem | null>(null)
+  const build = async () => {
+    setBusy(true)
+    setProblem(null)
+    try {
+      const m = await unwrap(api.POST('/api/models/demo', { body: { arch } }))
+      await onBuilt(m)
+      toasts.show(`${m.name} is ready and selected`, 'ok')
+    } catch (err) {
+      setProblem(problemOf(err))
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <div className="stack-sm" role="group" aria-labelledby="demo-h">
+      <h3 id="demo-h">Tiny demo model</h3>
+      <p className="muted small">
+        Built here in a few seconds, no download: a small random copy of a real architecture with its own tokenizer and chat
+        template. It learns little, but it runs the whole workflow on any CPU.
+      </p>
+      <div className="row">
+        <label className="small" htmlFor="demo-arch">Architecture</label>
+        <select id="demo-arch" value={arch} onChange={(e) => setArch(e.target.value as 'qwen2' | 'llama')} disabled={busy}>
+          <option value="qwen2">Qwen2</option>
+          <option value="llama">Llama</option>
+        </select>
+        <button className="btn" type="button" onClick={build} disabled={busy}>
+          {busy ? 'Building…' : 'Build demo model'}
+        </button>
+      </div>
+      {problem && <p className="small" role="alert" style={{ color: 'var(--bad)' }}>{problem.detail}{problem.fix ? ` ${problem.fix}` : ''}</p>}
+    </div>
+  )
+}
+
 function LocalModels() {
   const { state, setField, update } = useWizard()
   const toasts = useToasts()
@@ -154,7 +205,7 @@ function LocalModels() {
         <h3>Registered local models</h3>
         {models.loading && <SkeletonRows rows={2} height={40} />}
         {models.error && <ErrorState problem={models.error} onRetry={models.reload} />}
-        {models.data && local.length === 0 && <p className="muted small">None yet. Register a folder that holds config.json and the weights.</p>}
+        {models.data && local.length === 0 && <p className="muted small">None yet. Register a folder that holds config.json and the weights, or build the demo model below.</p>}
         {local.map((m) => (
           <button key={m.id} type="button" className="size-btn" aria-pressed={selected === `model:${m.id}`} onClick={() => choose(m)} style={{ padding: '8px 10px' }}>
             <span style={{ textAlign: 'left' }}>
@@ -165,6 +216,12 @@ function LocalModels() {
             {selected === `model:${m.id}` && <span className="badge ok plain">selected</span>}
           </button>
         ))}
+        <DemoModel
+          onBuilt={async (m) => {
+            await models.reload()
+            choose(m)
+          }}
+        />
       </div>
       <form className="stack-sm" onSubmit={register} aria-label="Register a local model folder">
         <h3>Register a local folder</h3>
