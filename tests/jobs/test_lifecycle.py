@@ -89,6 +89,13 @@ def test_job_completes_and_streams_every_event(client, db, settings, make_config
     assert all(s["loss"] is not None for s in metrics["steps"])
     logs = client.get(f"/api/jobs/{job['id']}/logs", params={"tail": 5}).json()["lines"]
     assert 0 < len(logs) <= 5
+    # A clean run's log says what happened, as `loralab train` prints it.
+    everything = [
+        line["message"] for line in client.get(f"/api/jobs/{job['id']}/logs").json()["lines"]
+    ]
+    assert any(m.startswith("Training sft on cpu (1 thread): ") for m in everything)
+    assert any(m.startswith("checkpoint saved: ") for m in everything)
+    assert everything[-1].startswith(f"Finished at step {MAX_STEPS}")
     checkpoints = client.get(f"/api/jobs/{job['id']}/checkpoints").json()
     assert checkpoints and all(c["complete"] for c in checkpoints)
     assert checkpoints[-1]["step"] == MAX_STEPS

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from loralab.config import PRESETS, load_run_config
+from loralab.training import describe_event
 
 console = Console()
 
@@ -176,24 +177,12 @@ class ConsoleReporter:
             elif event.current is None or event.current in (0, event.total):
                 self._print(f"{event.name}: {escape(event.message)}")
         elif kind == "run_started":
-            resumed = f", resumed from step {event.resumed_from}" if event.resumed_from else ""
-            threads = event.threads or "default"
-            threads = f"{threads} thread{'' if threads == 1 else 's'}"
-            self._print(
-                f"Training {event.method} on {event.device} ({threads}): "
-                f"{event.train_examples} examples, {event.total_steps} steps, effective batch "
-                f"{event.effective_batch_size}, {event.trainable_params:,} of "
-                f"{event.total_params:,} parameters trainable{resumed}.\n"
-                f"  output: {escape(event.output_dir)}"
-            )
+            self._print(f"{escape(describe_event(event))}\n  output: {escape(event.output_dir)}")
             self._update(total=event.total_steps, completed=event.resumed_from or 0)
         elif kind == "step":
             self._step(event)
-        elif kind == "eval":
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in event.metrics.items() if "loss" in k)
-            self._print(f"eval at step {event.step}: {shown}")
-        elif kind == "checkpoint":
-            self._print(f"checkpoint saved: {escape(event.path)}")
+        elif kind in ("eval", "checkpoint"):
+            self._print(escape(describe_event(event)))
         elif kind == "log":
             self._print(f"{event.level}: {escape(event.message)}")
         # "failed" is not printed here: the CLI's main prints the error once, with its code.

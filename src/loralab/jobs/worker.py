@@ -48,15 +48,31 @@ def _install_stop_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, _on_signal)
 
 
+class _MilestoneLog:
+    """Adds a line to the job's log for each milestone (start, eval, checkpoint, end), so the
+    log of a clean run says what happened, as ``loralab train`` prints it."""
+
+    def __init__(self, reporter: StoreReporter) -> None:
+        self.reporter = reporter
+
+    def report(self, event) -> None:
+        from loralab.training import describe_event
+
+        line = describe_event(event)
+        if line is not None:
+            self.reporter.log(line)
+
+
 def _run_train(job: JobRow, reporter: StoreReporter, stop: threading.Event) -> str:
     from loralab.config import RunConfig
-    from loralab.training import train
+    from loralab.training import MultiReporter, train
 
     config = RunConfig.model_validate(job.config)
     # A later attempt continues from the last complete checkpoint; train() starts from step 0
     # (and says so) when there is none.
     resume = job.attempts > 1 or bool(job.resume_requested)
-    result = train(config, reporter, resume=resume, stop=stop)
+    both = MultiReporter(reporter, _MilestoneLog(reporter))
+    result = train(config, both, resume=resume, stop=stop)
     return result.status
 
 

@@ -20,6 +20,7 @@ from loralab.training.reporter import (
     RunStarted,
     StepProgress,
     Stopped,
+    describe_event,
 )
 from loralab.training.run import RunResult, StopEvent, train
 
@@ -41,6 +42,7 @@ __all__ = [
     "StepProgress",
     "Stopped",
     "StopEvent",
+    "describe_event",
     "last_complete_checkpoint",
     "train",
 ]

@@ -28,6 +28,7 @@ __all__ = [
     "RunStarted",
     "Stopped",
     "StepProgress",
+    "describe_event",
 ]
 
 # Start-up and wind-down phases, named so the UI can say what is happening before the first step
@@ -208,3 +209,36 @@ class MultiReporter:
     def report(self, event: Event) -> None:
         for reporter in self.reporters:
             reporter.report(event)
+
+
+def _threads(n: int | None) -> str:
+    return "default threads" if not n else f"{n} thread{'' if n == 1 else 's'}"
+
+
+def describe_event(event: Event) -> str | None:
+    """The line a run's log shows for a milestone (start, eval, checkpoint, end), else None.
+
+    Steps, phases and log lines have their own displays; a failure is logged with its traceback
+    by whoever runs the recipe.
+    """
+    if isinstance(event, RunStarted):
+        resumed = f", resumed from step {event.resumed_from}" if event.resumed_from else ""
+        return (
+            f"Training {event.method} on {event.device} ({_threads(event.threads)}): "
+            f"{event.train_examples} examples, {event.total_steps} steps, effective batch "
+            f"{event.effective_batch_size}, {event.trainable_params:,} of "
+            f"{event.total_params:,} parameters trainable{resumed}."
+        )
+    if isinstance(event, EvalResult):
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in event.metrics.items() if "loss" in k)
+        return f"eval at step {event.step}: {shown or 'done'}"
+    if isinstance(event, CheckpointSaved):
+        return f"checkpoint saved: {event.path}"
+    if isinstance(event, Finished):
+        loss = event.metrics.get("train_loss")
+        shown = f" (train_loss {loss:.4g})" if isinstance(loss, (int, float)) else ""
+        return f"Finished at step {event.step}{shown}; adapter: {event.adapter_path}"
+    if isinstance(event, Stopped):
+        where = event.checkpoint_path or "no checkpoint (no step had run)"
+        return f"Stopped at step {event.step} ({event.reason}); resume from {where}"
+    return None

@@ -3,7 +3,7 @@ import { NavLink, Outlet } from 'react-router'
 import { useJobs } from '../state/jobs'
 import { useServer } from '../state/server'
 import type { SystemInfo } from '../api/types'
-import { fmtGb, fmtWhen } from '../lib/format'
+import { fmtGb, fmtWhen, runLabel } from '../lib/format'
 import { StatusBadge } from './StatusBadge'
 import { Skeleton } from './States'
 
@@ -97,7 +97,7 @@ function Sidebar() {
           {jobs.map((j) => (
             <li key={j.id}>
               <NavLink to={`/runs/${j.id}`} data-job={j.id}>
-                <div className="run-name">{j.name || String((j.config as { model?: { name_or_path?: string } })?.model?.name_or_path ?? '').split('/').pop() || j.id.slice(0, 8)}</div>
+                <div className="run-name">{runLabel(j)}</div>
                 <div className="run-meta">
                   <StatusBadge status={j.status} progress={j.progress} />
                   <span className="nowrap">{fmtWhen(j.created_at)}</span>

@@ -63,3 +63,13 @@ export function fmtWhen(iso: string | null | undefined): string {
 export function shortId(id: string): string {
   return id.slice(0, 8)
 }
+
+/** The base model a job trains, as its config names it (a hub id or a folder). */
+export function runModel(job: { config?: unknown }): string {
+  return String((job.config as { model?: { name_or_path?: string } } | undefined)?.model?.name_or_path ?? '')
+}
+
+/** What a run is called: its name, else its model's last path part, else its short id. */
+export function runLabel(job: { id: string; name?: string | null; config?: unknown }): string {
+  return job.name || runModel(job).split('/').pop() || job.id.slice(0, 8)
+}

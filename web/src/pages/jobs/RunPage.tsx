@@ -7,7 +7,7 @@ import type { Checkpoint, Job } from '../../api/types'
 import { ErrorState, ProgressBar, Skeleton, SkeletonRows } from '../../components/States'
 import { StatusBadge } from '../../components/StatusBadge'
 import { useToasts } from '../../components/Toasts'
-import { fmtDuration, fmtInt, fmtNumber, fmtParams, fmtWhen } from '../../lib/format'
+import { fmtDuration, fmtInt, fmtNumber, fmtParams, fmtWhen, runLabel } from '../../lib/format'
 import { useResource, type Resource } from '../../lib/useResource'
 import { useJobs } from '../../state/jobs'
 import { RunCharts } from './RunCharts'
@@ -174,7 +174,7 @@ function RunCard({ jobId, status }: { jobId: string; status: string }) {
           <dt>Base model</dt><dd className="mono small">{String(c.base_model)}</dd>
           <dt>Adapter</dt><dd className="mono small">{String(c.adapter_path ?? '—')}</dd>
           <dt>Training examples</dt><dd>{fmtInt(data.train_examples as number)}</dd>
-          <dt>Device</dt><dd>{String(c.device)}{c.torch_threads ? `, ${c.torch_threads} threads` : ''}</dd>
+          <dt>Device</dt><dd>{String(c.device)}{c.torch_threads ? `, ${c.torch_threads} thread${Number(c.torch_threads) === 1 ? '' : 's'}` : ''}</dd>
           <dt>Time</dt><dd>{fmtDuration(timings.total)} (training {fmtDuration(timings.train)})</dd>
           {c.resumed_from != null && (<><dt>Resumed from</dt><dd>step {String(c.resumed_from)}</dd></>)}
         </dl>
@@ -306,7 +306,7 @@ export function RunPage() {
       <div className="page-head" style={{ marginBottom: 0 }}>
         <div style={{ minWidth: 0 }}>
           <div className="row" style={{ gap: 10 }}>
-            <h1 style={{ overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>{job.name || cfg.model?.name_or_path || id.slice(0, 8)}</h1>
+            <h1 style={{ overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>{runLabel(job)}</h1>
             <span data-testid="run-status"><StatusBadge status={job.status} progress={job.progress} /></span>
             <ConnectionChip connection={run.connection} status={job.status} />
           </div>

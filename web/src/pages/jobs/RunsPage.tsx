@@ -2,7 +2,7 @@ import { useMemo, useState } from 'react'
 import { Link, useNavigate } from 'react-router'
 import { EmptyState, ErrorState, SkeletonRows } from '../../components/States'
 import { StatusBadge } from '../../components/StatusBadge'
-import { fmtInt, fmtNumber, fmtWhen } from '../../lib/format'
+import { fmtInt, fmtNumber, fmtWhen, runLabel, runModel } from '../../lib/format'
 import { useJobs } from '../../state/jobs'
 
 const FILTERS = ['all', 'running', 'queued', 'completed', 'stopped', 'failed', 'interrupted'] as const
@@ -18,7 +18,7 @@ export function RunsPage() {
     const list = (jobs ?? []).filter((j) => {
       if (filter !== 'all' && j.status !== filter) return false
       if (!needle) return true
-      const model = String((j.config as { model?: { name_or_path?: string } })?.model?.name_or_path ?? '')
+      const model = runModel(j)
       return `${j.name ?? ''} ${model} ${j.id}`.toLowerCase().includes(needle)
     })
     const loss = (j: (typeof list)[number]) => Number((j.metrics as Record<string, unknown> | null)?.loss ?? Infinity)
@@ -75,11 +75,11 @@ export function RunsPage() {
             </thead>
             <tbody>
               {rows.map((j) => {
-                const model = String((j.config as { model?: { name_or_path?: string } })?.model?.name_or_path ?? '')
+                const model = runModel(j)
                 return (
                   <tr key={j.id} className="clickable" onClick={() => navigate(`/runs/${j.id}`)}>
                     <td>
-                      <Link to={`/runs/${j.id}`} onClick={(e) => e.stopPropagation()}>{j.name || model.split('/').pop() || j.id.slice(0, 8)}</Link>
+                      <Link to={`/runs/${j.id}`} onClick={(e) => e.stopPropagation()}>{runLabel(j)}</Link>
                       <div className="small muted mono" style={{ maxWidth: 360, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>{model}</div>
                     </td>
                     <td><StatusBadge status={j.status} /></td>
