@@ -51,9 +51,13 @@ def build_tiny_model(out: Path, arch: str, *, timeout: float = BUILD_TIMEOUT_SEC
             )
         try:
             scratch.rename(out)
-        except OSError:
+        except OSError as exc:
             if not (out / "config.json").is_file():  # not a concurrent build that won the race
-                raise
+                raise ModelError(
+                    f"{out} exists and is not a model folder: {exc.strerror or exc}.",
+                    code="tiny_model_failed",
+                    fix="Move that folder away, then build the demo model again.",
+                ) from None
     except subprocess.TimeoutExpired:
         raise ModelError(
             f"Building the tiny {arch} model took over {timeout:.0f} s and was stopped.",
