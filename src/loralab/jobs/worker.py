@@ -52,26 +52,25 @@ class _MilestoneLog:
     """Adds a line to the job's log for each milestone (start, eval, checkpoint, end), so the
     log of a clean run says what happened, as ``loralab train`` prints it."""
 
-    def __init__(self, reporter: StoreReporter) -> None:
+    def __init__(self, reporter: StoreReporter, describe) -> None:
         self.reporter = reporter
+        self.describe = describe  # training.describe_event, imported where training runs
 
     def report(self, event) -> None:
-        from loralab.training import describe_event
-
-        line = describe_event(event)
+        line = self.describe(event)
         if line is not None:
             self.reporter.log(line)
 
 
 def _run_train(job: JobRow, reporter: StoreReporter, stop: threading.Event) -> str:
     from loralab.config import RunConfig
-    from loralab.training import MultiReporter, train
+    from loralab.training import MultiReporter, describe_event, train
 
     config = RunConfig.model_validate(job.config)
     # A later attempt continues from the last complete checkpoint; train() starts from step 0
     # (and says so) when there is none.
     resume = job.attempts > 1 or bool(job.resume_requested)
-    both = MultiReporter(reporter, _MilestoneLog(reporter))
+    both = MultiReporter(reporter, _MilestoneLog(reporter, describe_event))
     result = train(config, both, resume=resume, stop=stop)
     return result.status
 

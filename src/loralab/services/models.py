@@ -233,17 +233,25 @@ def make_demo_model(db: Database, settings: Settings, body: TinyModelRequest) ->
         ModelError: the build failed (422 ``tiny_model_failed``).
     """
     folder = (Path(settings.data_dir).expanduser() / "models" / f"tiny-{body.arch}").resolve()
-    for row in store.list_models(db, kind="local"):
-        if Path(row.path) == folder and (folder / "config.json").is_file():
-            return _to_model(row)
-    build_tiny_model(folder, body.arch)
-    info = _folder_info(folder)
-    try:
-        row = store.create_model(
-            db, name=f"tiny-{body.arch} (demo)", kind="local", path=str(folder), info=info
+    build_tiny_model(folder, body.arch)  # returns at once when the folder is already complete
+
+    def registered() -> ModelRow | None:
+        return next(
+            (r for r in store.list_models(db, kind="local") if Path(r.path) == folder), None
         )
-    except Conflict:  # registered by a concurrent request, or an earlier one without files
-        row = next(r for r in store.list_models(db, kind="local") if Path(r.path) == folder)
+
+    row = registered()
+    if row is None:
+        try:
+            row = store.create_model(
+                db,
+                name=f"tiny-{body.arch} (demo)",
+                kind="local",
+                path=str(folder),
+                info=_folder_info(folder),
+            )
+        except Conflict:  # a concurrent request registered it first
+            row = registered()
     return _to_model(row)
 
 
