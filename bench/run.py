@@ -42,7 +42,10 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--data", default=os.environ.get("LORALAB_BENCH_DATA", str(DATA)))
     p.add_argument("--arch", default="qwen2", choices=["qwen2", "llama"])
+    p.add_argument("--ws", action="store_true", help="run bench/ws_fanout.py (WebSockets) instead")
     a = p.parse_args()
+    if a.ws:
+        raise SystemExit(subprocess.call([sys.executable, str(HERE / "ws_fanout.py")]))
 
     from loralab.models import make_tiny_model
 

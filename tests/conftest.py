@@ -49,6 +49,18 @@ def tiny_llama(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def peft_adapter(tiny_model, tmp_path_factory) -> Path:
+    """A real LoRA adapter of the tiny model, as PEFT's save_pretrained writes it (read-only)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path_factory.mktemp("peft-adapter")
+    base = AutoModelForCausalLM.from_pretrained(tiny_model)
+    get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"])).save_pretrained(out)
+    return out
+
+
 def pytest_collection_modifyitems(config, items):
     """``gpu`` tests are skipped only where no CUDA device exists; nothing else is ever skipped."""
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from loralab.services import datasets as datasets_service
+from loralab.services import dataset_validation
 from loralab.store import JobRow
 from loralab.store import datasets as store
 
@@ -386,20 +386,24 @@ def test_cached_hub_dataset_is_registered_and_queued_for_validation(
 
 def test_record_validation_stores_a_worker_report(bare_client, db, formats_dir):
     ds = _ready(formats_dir, bare_client)
-    store.update_dataset(db, ds["id"], system_prompt="kept")
+    with db.write() as session:
+        store.update_dataset(session, ds["id"], system_prompt="kept")
     report = bare_client.get(f"/api/datasets/{ds['id']}").json()["report"]
     report["total_rows"] = 7
-    row = store.record_validation(db, ds["id"], report, status="invalid", error="boom")
+    with db.write() as session:
+        row = store.record_validation(session, ds["id"], report, status="invalid", error="boom")
     assert row is not None and row.row_count == 7
     got = bare_client.get(f"/api/datasets/{ds['id']}").json()
     assert (got["status"], got["error"], got["row_count"]) == ("invalid", "boom", 7)
     assert got["system_prompt"] == "kept"
-    assert store.record_validation(db, "0" * 32, None, status="ready", error=None) is None
+    with db.write() as session:
+        gone = store.record_validation(session, "0" * 32, None, status="ready", error=None)
+    assert gone is None
 
 
 @pytest.mark.slow
 def test_big_file_is_validated_by_a_job(client, formats_dir, monkeypatch):
-    monkeypatch.setattr(datasets_service, "INLINE_VALIDATION_BYTES", 1000)
+    monkeypatch.setattr(dataset_validation, "INLINE_VALIDATION_BYTES", 1000)
     r = upload_file(client, "big.jsonl", formats_dir / "finetome_sample.jsonl")
     assert r.status_code == 201
     ds = r.json()

@@ -11,8 +11,8 @@ import pytest
 
 from loralab.store.datasets import create_dataset
 from loralab.store.events import events_after
-from loralab.store.jobs import claim_queued_jobs, lock_job, reading, set_status
-from loralab.store.models import create_model
+from loralab.store.jobs import add_job, claim_queued_jobs, lock_job, reading, set_status
+from loralab.store.models import add_model
 from loralab.store.tables import JobRow
 
 
@@ -23,12 +23,14 @@ def refs(db, settings, tmp_path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     stored = f"{uuid.uuid4().hex}.jsonl"
     (folder / stored).write_text('{"prompt": "hi", "completion": "hello"}\n')
-    dataset = create_dataset(
-        db, name="tiny", kind="upload", stored_name=stored, status="ready", format="auto"
-    )
+    with db.write() as session:
+        dataset = create_dataset(
+            session, name="tiny", kind="upload", stored_name=stored, status="ready", format="auto"
+        )
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    model = create_model(db, name="m", kind="local", path=str(model_dir))
+    with db.write() as session:
+        model = add_model(session, name="m", path=str(model_dir))
     return {"dataset": f"dataset:{dataset.id}", "model": f"model:{model.id}", "file": stored}
 
 
@@ -127,7 +129,10 @@ def test_hub_ids_are_accepted(bare_client, refs):
 
 
 def test_invalid_dataset_is_refused(bare_client, db, refs):
-    dataset = create_dataset(db, name="bad", kind="upload", stored_name="x.jsonl", status="invalid")
+    with db.write() as session:
+        dataset = create_dataset(
+            session, name="bad", kind="upload", stored_name="x.jsonl", status="invalid"
+        )
     response = bare_client.post(
         "/api/jobs", json=body(refs, data={"source": f"dataset:{dataset.id}"})
     )
@@ -242,8 +247,10 @@ def test_nul_characters_are_refused_at_their_field_and_nothing_is_stored(bare_cl
 
     assert response.status_code == 422, response.text
     problem = response.json()
-    assert problem["code"] == "invalid_config"
-    assert {"name", "config.data.system_prompt"} <= {e["loc"] for e in problem["errors"]}
+    assert problem["code"] == "invalid_request"  # the body itself, before the spec is read
+    errors = {e["loc"]: e["message"] for e in problem["errors"]}
+    assert {"name", "config"} <= set(errors)
+    assert "data.system_prompt" in errors["config"]
     assert bare_client.get("/api/jobs").json() == []
 
 
@@ -257,3 +264,44 @@ def test_nul_in_a_path_or_query_is_a_4xx(bare_client, refs, path):
     assert 400 <= response.status_code < 500, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert len(bare_client.get("/api/jobs").json()) == 1
+
+
+def test_unknown_or_server_only_kind_is_422_and_nothing_is_stored(bare_client, refs):
+    for kind in ("no-such-kind", "validate", "demo_model"):
+        response = bare_client.post("/api/jobs", json={**body(refs), "kind": kind})
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert problem["code"] == "unknown_job_kind"
+        assert problem["errors"][0]["loc"] == "kind" and "train" in problem["fix"]
+    assert bare_client.get("/api/jobs").json() == []
+
+
+def test_kinds_are_listed_with_what_they_need(bare_client):
+    kinds = {k["name"]: k for k in bare_client.get("/api/jobs/kinds").json()}
+    assert {"train", "validate", "demo_model"} <= set(kinds)
+    train = kinds["train"]
+    assert train["device"] and train["resumable"] and train["submittable"]
+    assert train["outputs"] == "runs" and "adapter" in train["refers_to"]
+    assert not kinds["validate"]["device"] and not kinds["validate"]["submittable"]
+
+
+def test_runs_and_other_jobs_are_listed_apart(bare_client, db, refs):
+    run = submit(bare_client, refs)
+    with db.write() as session:
+        add_job(session, job_id="v" * 32, kind="validate", config={}, name="validate tiny")
+    runs = bare_client.get("/api/jobs", params={"kind": "train"}).json()
+    others = bare_client.get("/api/jobs", params={"exclude_kind": "train"}).json()
+    assert [j["id"] for j in runs] == [run["id"]] and runs[0]["kind_title"] == "Training run"
+    assert [j["id"] for j in others] == ["v" * 32] and others[0]["resumable"] is False
+    both = bare_client.get("/api/jobs", params={"kind": "train,validate"}).json()
+    assert len(both) == 2
+    bad = bare_client.get("/api/jobs", params={"kind": "nope"})
+    assert bad.status_code == 422 and bad.json()["code"] == "unknown_job_kind"
+
+
+def test_a_job_whose_kind_does_not_resume_is_409(bare_client, db):
+    with db.write() as session:
+        add_job(session, job_id="v" * 32, kind="validate", config={})
+        lock_job(session, "v" * 32).status = "failed"
+    response = bare_client.post(f"/api/jobs/{'v' * 32}/resume")
+    assert response.status_code == 409 and response.json()["code"] == "job_not_resumable"

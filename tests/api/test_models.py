@@ -1,14 +1,14 @@
-"""/api/models: the catalog, registered local folders, adapters of finished jobs, estimates."""
+"""/api/models: the catalog, registered local folders, the demo model build, estimates."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import pytest
 
 from loralab.models import list_catalog
-from loralab.store import JobRow, utcnow
 
 RUN = {
     "model": {"name_or_path": "Qwen/Qwen2.5-0.5B-Instruct"},
@@ -49,23 +49,54 @@ def test_register_local_model_folder(client, tiny_model):
     assert again.status_code == 409 and again.json()["code"] == "model_exists"
 
 
+def _finished(client, job_id: str, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["status"] in ("completed", "failed", "stopped", "interrupted"):
+            return job
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
 @pytest.mark.slow
-def test_demo_model_is_built_once_in_the_data_dir_with_an_estimate(client, settings):
+def test_demo_model_is_built_once_by_a_job_with_an_estimate(client, settings):
     r = client.post("/api/models/demo", json={"arch": "qwen2"})
-    assert r.status_code == 200, r.text
-    model = r.json()
+    assert r.status_code == 202, r.text  # queued, not built inside the request
+    build = r.json()
+    assert build["model"] is None and build["job"]["kind"] == "demo_model"
+    twice = client.post("/api/models/demo", json={"arch": "qwen2"}).json()
+    assert twice["job"]["id"] == build["job"]["id"]  # the build under way, not a second one
+
+    job = _finished(client, build["job"]["id"])
+    assert job["status"] == "completed", job["reason"]
+    model_id = job["result"]["model_id"]
     folder = (settings.data_dir / "models" / "tiny-qwen2").resolve()
+    model = client.get(f"/api/models/{model_id}").json()
     assert model["path"] == str(folder) and model["kind"] == "local"
     assert model["info"]["model_type"] == "qwen2" and model["info"]["has_chat_template"]
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no scratch left
 
     again = client.post("/api/models/demo", json={})  # qwen2 is the default
-    assert again.json()["id"] == model["id"]
-    assert [m["id"] for m in client.get("/api/models").json()["local"]] == [model["id"]]
+    assert again.status_code == 200 and again.json()["model"]["id"] == model_id
+    assert [m["id"] for m in client.get("/api/models").json()["local"]] == [model_id]
     est = client.post(
-        "/api/models/estimate", json={**RUN, "model": {"name_or_path": f"model:{model['id']}"}}
+        "/api/models/estimate", json={**RUN, "model": {"name_or_path": f"model:{model_id}"}}
     )
     assert est.status_code == 200 and est.json()["verdict"] == "fits"
+    logs = client.get(f"/api/jobs/{job['id']}/logs").json()["lines"]
+    assert any(f"model:{model_id}" in line["message"] for line in logs)
+
+
+def test_demo_build_over_a_foreign_folder_fails_with_the_fix(client, settings):
+    folder = settings.data_dir / "models" / "tiny-llama"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    build = client.post("/api/models/demo", json={"arch": "llama"}).json()
+    job = _finished(client, build["job"]["id"])
+    assert job["status"] == "failed" and "not a model folder" in job["reason"]
+    assert (folder / "notes.txt").read_text() == "mine"
+    assert client.get("/api/models").json()["local"] == []
 
 
 def test_demo_model_of_unknown_architecture_is_422(client, settings):
@@ -96,36 +127,6 @@ def test_register_folder_without_sizes_is_422(client, tmp_path):
     (tmp_path / "m" / "config.json").write_text(json.dumps({"model_type": "x"}))
     r = client.post("/api/models", json={"path": str(tmp_path / "m")})
     assert r.status_code == 422 and r.json()["code"] == "model_error"
-
-
-def test_adapters_of_completed_jobs_are_listed(bare_client, db, tmp_path):
-    def job(job_id, status, with_adapter):
-        out = tmp_path / "runs" / job_id
-        if with_adapter:
-            (out / "adapter").mkdir(parents=True)
-            cfg = {"base_model_name_or_path": "Qwen/Qwen2.5-0.5B-Instruct", "r": 8}
-            (out / "adapter" / "adapter_config.json").write_text(json.dumps(cfg))
-        return JobRow(
-            id=job_id,
-            name=f"run {job_id[:2]}",
-            status=status,
-            config=RUN,
-            output_dir=str(out),
-            finished_at=utcnow(),
-        )
-
-    with db.write() as session:
-        session.add(job("a" * 32, "completed", True))
-        session.add(job("b" * 32, "completed", False))  # finished, but wrote no adapter
-        session.add(job("c" * 32, "failed", True))
-    adapters = bare_client.get("/api/models").json()["adapters"]
-    assert [a["id"] for a in adapters] == ["a" * 32]
-    adapter = adapters[0]
-    assert adapter["kind"] == "adapter" and adapter["job_id"] == "a" * 32
-    assert adapter["base_model"] == "Qwen/Qwen2.5-0.5B-Instruct"
-    assert adapter["path"].endswith("/adapter")
-    assert bare_client.get(f"/api/models/{'a' * 32}").json()["name"] == "run aa"
-    assert bare_client.get(f"/api/models/{'c' * 32}").status_code == 404
 
 
 def test_estimate_for_a_catalog_model(client):

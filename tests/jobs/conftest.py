@@ -16,7 +16,7 @@ from loralab.config import Settings
 from loralab.store import Database, migrate
 from loralab.store.datasets import create_dataset
 from loralab.store.jobs import reading
-from loralab.store.models import create_model
+from loralab.store.models import add_model
 from loralab.store.tables import JobRow
 
 from .jobs_support import ServerProcess
@@ -118,17 +118,19 @@ def register_inputs(db: Database, settings: Settings, tiny_model: Path, formats_
     folder.mkdir(parents=True, exist_ok=True)
     stored = f"{uuid.uuid4().hex}.jsonl"
     shutil.copyfile(formats_dir / SAMPLE, folder / stored)
-    dataset = create_dataset(
-        db,
-        name="messages sample",
-        kind="upload",
-        stored_name=stored,
-        original_filename=SAMPLE,
-        size_bytes=(folder / stored).stat().st_size,
-        status="ready",
-        format="messages",
-    )
-    model = create_model(db, name="tiny qwen2", kind="local", path=str(tiny_model))
+    with db.write() as session:
+        dataset = create_dataset(
+            session,
+            name="messages sample",
+            kind="upload",
+            stored_name=stored,
+            original_filename=SAMPLE,
+            size_bytes=(folder / stored).stat().st_size,
+            status="ready",
+            format="messages",
+        )
+    with db.write() as session:
+        model = add_model(session, name="tiny qwen2", path=str(tiny_model))
     return model.id, dataset.id
 
 

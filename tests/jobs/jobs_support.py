@@ -67,8 +67,11 @@ def wait_step(db: Database, job_id: str, step: int, timeout: float = 240.0) -> J
 
 
 def worker_log(settings: Settings, job_id: str) -> str:
-    path = Path(settings.data_dir).resolve() / "runs" / job_id / "logs" / "worker.log"
-    return path.read_text(errors="replace") if path.exists() else "(no worker log)"
+    for root in ("runs", "jobs"):  # training runs, and the light kinds' logs
+        path = Path(settings.data_dir).resolve() / root / job_id / "logs" / "worker.log"
+        if path.exists():
+            return path.read_text(errors="replace")
+    return "(no worker log)"
 
 
 # -- a real server process -------------------------------------------------------------------------

@@ -5,8 +5,10 @@ Submit and stream every event, cancel and resume, and a worker killed with SIGKI
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import zipfile
 
 import pytest
 from starlette.websockets import WebSocketDisconnect
@@ -95,12 +97,29 @@ def test_job_completes_and_streams_every_event(client, db, settings, make_config
     ]
     assert any(m.startswith("Training sft on cpu (1 thread): ") for m in everything)
     assert any(m.startswith("checkpoint saved: ") for m in everything)
-    assert everything[-1].startswith(f"Finished at step {MAX_STEPS}")
+    assert everything[-2].startswith(f"Finished at step {MAX_STEPS}")
     checkpoints = client.get(f"/api/jobs/{job['id']}/checkpoints").json()
     assert checkpoints and all(c["complete"] for c in checkpoints)
     assert checkpoints[-1]["step"] == MAX_STEPS
     card = client.get(f"/api/jobs/{job['id']}/run-card")
     assert card.status_code == 200 and card.json()["status"] == "completed"
+
+    # Its adapter is a resource: registered by the worker, listed, downloadable as a zip.
+    adapter_id = final["result"]["adapter_id"]
+    assert everything[-1] == f"Adapter registered as adapter:{adapter_id}"
+    adapter = client.get(f"/api/adapters/{adapter_id}").json()
+    assert adapter["job_id"] == job["id"] and adapter["source"] == "training"
+    assert adapter["step"] == MAX_STEPS and adapter["method"] == "sft"
+    assert adapter["base_ref"] == make_config()["model"]["name_or_path"]  # model:<id>
+    assert adapter["metrics"]["train_loss"] > 0 and adapter["size_bytes"] > 0
+    assert [a["id"] for a in client.get("/api/adapters").json()] == [adapter_id]
+    download = client.get(f"/api/adapters/{adapter_id}/download")
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "application/zip"
+    assert "attachment" in download.headers["content-disposition"]
+    names = zipfile.ZipFile(io.BytesIO(download.content)).namelist()
+    assert {"adapter_config.json", "adapter_model.safetensors"} <= set(names)
+    assert not [n for n in names if n.endswith((".pt", ".pth", ".bin"))]
 
     # Replaying from the middle gives exactly the rest.
     middle = events[len(events) // 2]["seq"]

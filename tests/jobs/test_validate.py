@@ -22,9 +22,10 @@ def _stored_dataset(db, settings, source: Path) -> tuple[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     stored = folder / f"{uuid.uuid4().hex}{source.suffix}"
     shutil.copyfile(source, stored)
-    row = create_dataset(
-        db, name=source.name, kind="upload", stored_name=stored.name, status="validating"
-    )
+    with db.write() as session:
+        row = create_dataset(
+            session, name=source.name, kind="upload", stored_name=stored.name, status="validating"
+        )
     return row.id, stored
 
 
@@ -42,7 +43,7 @@ def test_validate_job_records_the_report(
     if not source.exists():
         pytest.fail(f"sample {source} is missing")
     dataset_id, stored = _stored_dataset(db, settings, source)
-    job = service.submit_task(
+    job = service.submit_internal(
         db,
         settings,
         "validate",

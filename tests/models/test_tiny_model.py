@@ -153,30 +153,3 @@ def test_importing_models_does_not_import_torch():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_failed_demo_build_says_why_and_leaves_nothing(tmp_path):
-    # The server builds the demo model in a child process (loralab.jobs.tiny); a failure there
-    # is a clear ModelError, and neither the target nor a scratch folder is left behind.
-    from loralab.errors import ModelError
-    from loralab.jobs import build_tiny_model
-
-    out = tmp_path / "models" / "tiny-gpt9"
-    with pytest.raises(ModelError) as err:
-        build_tiny_model(out, "gpt9")
-    assert err.value.code == "tiny_model_failed" and "gpt9" in err.value.message
-    assert list(out.parent.iterdir()) == []
-
-
-def test_demo_build_over_a_foreign_folder_is_a_clear_error(tmp_path):
-    from loralab.errors import ModelError
-    from loralab.jobs import build_tiny_model
-
-    out = tmp_path / "tiny-qwen2"
-    out.mkdir()
-    (out / "notes.txt").write_text("mine")
-    with pytest.raises(ModelError) as err:
-        build_tiny_model(out, "qwen2")
-    assert err.value.code == "tiny_model_failed" and err.value.fix
-    assert [p.name for p in tmp_path.iterdir()] == ["tiny-qwen2"]  # no scratch folder left
-    assert (out / "notes.txt").read_text() == "mine"

@@ -1,4 +1,5 @@
-"""The web UI as a new user meets it: build the demo model, upload data, train, reload, stop, resume.
+"""The web UI as a new user meets it: build the demo model, upload data, train, reload, stop, resume,
+then find the run's adapter, download it, promote a checkpoint, and see the other jobs apart.
 
 Real Chromium, real ``loralab serve``, real training of a tiny model on the CPU. Each step can
 leave a screenshot in docs/img (``make screenshots``).
@@ -7,6 +8,7 @@ leave a screenshot in docs/img (``make screenshots``).
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -57,8 +59,11 @@ def build_demo_model(page: Page) -> None:
     page.get_by_role("button", name="Use a demo model").click()
     expect(page.get_by_role("tab", name="Local folder")).to_have_attribute("aria-selected", "true")
     page.get_by_role("button", name="Build demo model").click()
+    # The build is a job: the button waits for it, then the model is selected.
+    expect(page.get_by_role("button", name="Building…")).to_be_visible()
     chosen = page.locator(".size-btn", has_text="tiny-qwen2 (demo)")
     expect(chosen).to_have_attribute("aria-pressed", "true", timeout=120_000)
+    expect(page.get_by_role("button", name="Build demo model")).to_be_enabled()
 
 
 def lora_mode(page: Page, mode: str) -> None:
@@ -173,6 +178,96 @@ def test_new_run_train_reload_stop_resume(page: Page, shot, formats_dir: Path):
     page.goto(run_url)
     assert wait_points(page, MAX_STEPS, timeout=15_000) == MAX_STEPS
 
+    check_adapter_and_jobs(page, shot, run_url)
+
+
+def check_adapter_and_jobs(page: Page, shot, run_url: str) -> None:
+    """After the run: its adapter as a resource, a promoted checkpoint, the jobs of other kinds."""
+    # The run page shows the adapter it produced, with its files and a download.
+    card = page.get_by_test_id("adapter-card")
+    expect(card.get_by_test_id("adapter-files")).to_contain_text("adapter_model.safetensors")
+    expect(card).to_contain_text("adapter_config.json")
+    adapter_name = card.get_by_test_id("adapter-name").inner_text()
+    card.scroll_into_view_if_needed()
+    shot("19-run-adapter", full_page=False)
+    with page.expect_download() as info:
+        card.get_by_role("link", name=re.compile("^Download")).click()
+    with zipfile.ZipFile(info.value.path()) as zf:
+        names = {Path(n).name for n in zf.namelist()}
+    assert {"adapter_config.json", "adapter_model.safetensors"} <= names, names
+
+    # A complete checkpoint becomes an adapter of its own.
+    checkpoints = page.get_by_test_id("checkpoints")
+    checkpoints.get_by_role("button", name="Promote to adapter").first.click()
+    promoted = checkpoints.get_by_role("link", name=re.compile("^adapter “"))
+    expect(promoted).to_have_count(1)
+
+    # The Adapters page lists both, and downloads from there too.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Adapters").click()
+    table = page.get_by_test_id("adapters-table")
+    expect(table.locator("tr[data-adapter]")).to_have_count(2)
+    trained = table.locator("tr[data-adapter]", has_text="training run")
+    expect(trained).to_contain_text(adapter_name)
+    expect(trained).to_contain_text("sft")
+    expect(trained).to_contain_text("tiny-qwen2 (demo)")  # its base model, by name
+    for dismiss in page.get_by_role("button", name="Dismiss").all():
+        dismiss.click()
+    shot("18-adapters")
+    with page.expect_download() as info:
+        trained.get_by_role("link", name=re.compile("^Download")).click()
+    assert zipfile.is_zipfile(info.value.path())
+
+    # Registering a folder that is not a PEFT adapter says so at the field.
+    page.get_by_label("Adapter folder on the server").fill("/nonexistent/adapter")
+    page.get_by_label("Base model").fill("Qwen/Qwen2.5-0.5B-Instruct")
+    page.get_by_role("button", name="Register adapter").click()
+    expect(page.locator("#adapter-path-err")).to_be_visible()
+    expect(page.get_by_label("Adapter folder on the server")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+
+    # Delete the promoted one (after a confirm); the trained one stays.
+    page.once("dialog", lambda d: d.accept())
+    table.locator("tr[data-adapter]", has_text="checkpoint").get_by_role(
+        "button", name=re.compile("^Delete")
+    ).click()
+    expect(table.locator("tr[data-adapter]")).to_have_count(1)
+
+    # "Use in a new run" opens the wizard with the adapter as the model.
+    trained.get_by_role("button", name="Use in a new run").click()
+    expect(page).to_have_url(re.compile(r"/new$"))
+    expect(page.get_by_role("tab", name="Continue an adapter")).to_have_attribute(
+        "aria-selected", "true"
+    )
+    expect(page.locator(".size-btn[aria-pressed=true]")).to_contain_text(adapter_name)
+
+    # The runs list holds the training run only; the demo model build is a job of its own.
+    page.goto("/")
+    expect(page.locator("table.table tbody tr.clickable")).to_have_count(1)
+    expect(page.locator(".runlist li")).to_have_count(1)
+    expect(page.locator(".runlist")).not_to_contain_text("demo")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Jobs").click()
+    jobs = page.get_by_test_id("jobs-table")
+    expect(jobs.locator("tr[data-kind=demo_model]")).to_have_count(1)
+    expect(jobs.locator("tr[data-kind=demo_model]")).to_contain_text("Demo model build")
+    expect(jobs.locator("tr[data-kind=train]")).to_have_count(0)
+
+    # The demo build's own page: its log and its result, which links to the model.
+    jobs.locator("tr[data-kind=demo_model]").get_by_role("link").first.click()
+    expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f]{32}$"))
+    expect(page.get_by_test_id("job-status")).to_have_text("completed")
+    expect(page.get_by_test_id("log-tail").locator(".ln").first).not_to_have_text(
+        "No log lines yet."
+    )
+    result = page.get_by_test_id("job-result")
+    expect(result.get_by_role("link", name="tiny-qwen2 (demo)")).to_be_visible()
+    expect(page.get_by_test_id("job-devices")).to_contain_text("CPU")
+    shot("21-job-demo-model")
+
+    # A training run's id under /jobs opens its run page.
+    page.goto(run_url.replace("/runs/", "/jobs/"))
+    expect(page).to_have_url(run_url)
+
 
 def test_popular_dataset_offline_says_hub_unavailable(page: Page, shot):
     # The test server runs with HF_HUB_OFFLINE=1: choosing a hub dataset must say so plainly.
@@ -278,7 +373,11 @@ def test_lists_of_runs_datasets_models_and_configs(page: Page, shot, server, for
     shot("14-dataset-report")
 
     page.goto("/models")
-    expect(page.get_by_role("heading", name="Fine-tuned adapters")).to_be_visible()
+    expect(page.get_by_role("heading", name="Local base models")).to_be_visible()
+    page.get_by_test_id("adapters-link").get_by_role("link", name="Open the adapters").click()
+    expect(page.get_by_role("heading", name="Adapters", level=1)).to_be_visible()
+    page.goto("/models")
+    expect(page.get_by_role("heading", name="Local base models")).to_be_visible()
     shot("15-models")
 
     page.goto("/configs")
@@ -290,3 +389,37 @@ def test_lists_of_runs_datasets_models_and_configs(page: Page, shot, server, for
     expect(page.get_by_text("from config “qwen dolly”")).to_be_visible()
     yaml_text = page.get_by_test_id("config-yaml").inner_text()
     assert "Qwen/Qwen2.5-0.5B-Instruct" in yaml_text and "r: 32" in yaml_text
+
+
+def test_dataset_validation_job_is_listed_apart_from_runs(page: Page, shot, server, tmp_path):
+    # A file over the server's inline limit (20 MiB) is checked by a `validate` job: it shows on
+    # the Jobs page with a link to its dataset, and never in the runs list.
+    big = tmp_path / "big_alpaca.jsonl"
+    row = '{"instruction": "Say something about the number %d.", "output": "%s"}\n'
+    with open(big, "w") as fh:
+        i = 0
+        while fh.tell() < 21 * 1024 * 1024:
+            fh.write(row % (i, "It is a number, and numbers are useful. " * 6))
+            i += 1
+    with open(big, "rb") as fh:
+        r = httpx.post(
+            f"{server.url}/api/datasets/upload", files={"file": (big.name, fh)}, timeout=120
+        )
+    assert r.status_code in (201, 202), r.text
+    dataset_id = r.json()["id"]
+
+    page.goto("/jobs")
+    jobs = page.get_by_test_id("jobs-table")
+    validation = jobs.locator("tr[data-kind=validate]")
+    expect(validation).to_have_count(1)
+    expect(validation).to_contain_text("Dataset validation")
+    expect(validation.locator(f"[data-ref='dataset:{dataset_id}']")).to_have_text(big.name)
+    expect(validation.locator("[data-status]")).to_have_text("completed", timeout=180_000)
+    shot("20-jobs")
+    expect(page.get_by_role("navigation", name="Runs")).not_to_contain_text("validat")
+
+    validation.get_by_role("link").first.click()
+    expect(page.get_by_test_id("job-status")).to_have_text("completed")
+    expect(page.get_by_test_id("job-result")).to_contain_text("valid rows")
+    page.get_by_test_id("job-result").get_by_role("link").first.click()
+    expect(page).to_have_url(re.compile(f"/datasets/{dataset_id}$"))

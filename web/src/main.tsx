@@ -16,6 +16,10 @@ const RunPage = lazy(() => import('./pages/jobs/RunPage').then((m) => ({ default
 const DatasetsPage = lazy(() => import('./pages/datasets/DatasetsPage').then((m) => ({ default: m.DatasetsPage })))
 const DatasetPage = lazy(() => import('./pages/datasets/DatasetPage').then((m) => ({ default: m.DatasetPage })))
 const ModelsPage = lazy(() => import('./pages/models/ModelsPage').then((m) => ({ default: m.ModelsPage })))
+const JobsPage = lazy(() => import('./pages/jobs/JobsPage').then((m) => ({ default: m.JobsPage })))
+const JobPage = lazy(() => import('./pages/jobs/JobPage').then((m) => ({ default: m.JobPage })))
+const AdaptersPage = lazy(() => import('./pages/adapters/AdaptersPage').then((m) => ({ default: m.AdaptersPage })))
+const AdapterPage = lazy(() => import('./pages/adapters/AdapterPage').then((m) => ({ default: m.AdapterPage })))
 const ConfigsPage = lazy(() => import('./pages/configs/ConfigsPage').then((m) => ({ default: m.ConfigsPage })))
 
 function Page({ children }: { children: ReactNode }) {
@@ -58,6 +62,10 @@ createRoot(document.getElementById('root')!).render(
                   <Route path="datasets" element={<Page><DatasetsPage /></Page>} />
                   <Route path="datasets/:id" element={<Page><DatasetPage /></Page>} />
                   <Route path="models" element={<Page><ModelsPage /></Page>} />
+                  <Route path="jobs" element={<Page><JobsPage /></Page>} />
+                  <Route path="jobs/:id" element={<Page><JobPage /></Page>} />
+                  <Route path="adapters" element={<Page><AdaptersPage /></Page>} />
+                  <Route path="adapters/:id" element={<Page><AdapterPage /></Page>} />
                   <Route path="configs" element={<Page><ConfigsPage /></Page>} />
                   <Route path="*" element={<NotFound />} />
                 </Route>

@@ -17,13 +17,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.exc import OperationalError
 
 import loralab
+from loralab.api.event_hub import EventHub
 from loralab.api.problems import install_problem_handlers
-from loralab.api.routes import configs, datasets, health, models, schema, system
+from loralab.api.routes import adapters, configs, datasets, health, models, schema, system
 from loralab.api.security import SecurityMiddleware, resolve_token
 from loralab.api.static import STATIC_DIR, install_api_docs
 from loralab.api.uploads import PART_PREFIX
 from loralab.config import Settings
 from loralab.errors import LoralabError
+from loralab.services.adapters import register_finished_runs
 from loralab.store import Database, migrate
 
 __all__ = ["create_app"]
@@ -68,17 +70,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status=503,
             fix="Check LORALAB_DATABASE_URL and that the database server is running.",
         ) from None
+    # Runs that finished before adapters were resources (or whose worker ended between saving
+    # the adapter and registering it) get their adapter now.
+    register_finished_runs(db)
     jobs_routes = _optional_module("loralab.api.routes.jobs")
     jobs_service = _optional_module("loralab.services.jobs")
+    hub = EventHub(db)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         handle = None
         if jobs_service is not None:
             handle = jobs_service.start_scheduler(db, settings)
+        hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             if handle is not None:
                 handle.stop()
             db.dispose()
@@ -94,12 +102,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.event_hub = hub
     app.state.token = resolve_token(settings)
     app.state.static_dir = STATIC_DIR
 
     install_problem_handlers(app)
     install_api_docs(app)
-    for module in (health, system, datasets, models, configs, schema):
+    for module in (health, system, datasets, models, adapters, configs, schema):
         app.include_router(module.router)
     if jobs_routes is not None:
         app.include_router(jobs_routes.router)

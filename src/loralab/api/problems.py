@@ -3,6 +3,8 @@
 - ``LoralabError``: its own status and ``code`` (``to_problem()``).
 - Request validation: 422 with ``errors[].loc`` as dotted field paths (``config.lora.r``);
   the code is ``invalid_config`` when the body holds a RunConfig, else ``invalid_request``.
+  RunConfig's cross-field rules arrive here too (its model validator), each at its own field
+  and with its ``fix``.
 - Starlette's HTTP errors (unknown route, wrong method): a problem with a code per status.
   A GET for an unknown path outside ``/api`` falls through to the single-page app instead.
 - Anything else: 500 ``internal_error``, logged with its traceback, nothing leaked.
@@ -44,7 +46,6 @@ _STATUS_CODES = {
     429: "too_many_requests",
     503: "unavailable",
 }
-_UNION_TAGS = {"sft", "dpo", "grpo"}
 
 
 def problem_response(
@@ -75,8 +76,8 @@ def _loc(parts: tuple[Any, ...] | list[Any]) -> str:
     parts = list(parts)
     if parts and parts[0] == "body":
         parts = parts[1:]
-    cleaned = [str(p) for p in parts if p not in _UNION_TAGS]
-    return ".".join(cleaned) or "body"
+    # RunConfig already leaves the training method's tag out ("train.learning_rate").
+    return ".".join(str(p) for p in parts) or "body"
 
 
 def _holds_run_config(tp: Any, seen: set[int] | None = None) -> bool:
@@ -111,8 +112,16 @@ def _message(err: dict[str, Any]) -> str:
     return msg if len(msg) <= 500 else msg[:500] + "..."
 
 
+def _error_item(err: dict[str, Any]) -> dict[str, Any]:
+    item = {"loc": _loc(err.get("loc", ())), "message": _message(err)}
+    fix = (err.get("ctx") or {}).get("fix")
+    if isinstance(fix, str) and fix:
+        item["fix"] = fix
+    return item
+
+
 async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [{"loc": _loc(err.get("loc", ())), "message": _message(err)} for err in exc.errors()]
+    errors = [_error_item(err) for err in exc.errors()]
     if _route_takes_run_config(request):
         code, detail = "invalid_config", f"The run config has {len(errors)} problem(s)."
     else:

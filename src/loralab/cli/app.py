@@ -22,12 +22,24 @@ err_console = Console(stderr=True)
 
 def _register() -> None:
     # Imported here so `loralab --help` stays fast and each group owns its module.
-    from loralab.cli import config_cmd, data_cmd, models_cmd, serve_cmd, train_cmd
+    from loralab.cli import (
+        adapters_cmd,
+        config_cmd,
+        data_cmd,
+        models_cmd,
+        serve_cmd,
+        train_cmd,
+    )
 
     app.add_typer(config_cmd.app, name="config", help="Show presets and the config schema.")
     app.add_typer(data_cmd.app, name="data", help="Inspect and validate datasets.")
     app.add_typer(
         models_cmd.app, name="models", help="The model catalog, memory estimates, tiny models."
+    )
+    app.add_typer(
+        adapters_cmd.app,
+        name="adapters",
+        help="Trained, promoted and registered LoRA adapters.",
     )
     train_cmd.register(app)
     serve_cmd.register(app)

@@ -11,13 +11,18 @@ from loralab.config.io import (
 )
 from loralab.config.run import (
     DATA_FORMATS,
+    TRAIN_METHODS,
     DataConfig,
     LoraConfig,
     ModelConfig,
     OutputConfig,
     RunConfig,
     SFTConfig,
+    TrainBase,
     TrainConfig,
+    method_name,
+    run_config_model,
+    train_section,
 )
 from loralab.config.settings import Settings
 from loralab.config.strict import StrictModel, find_nul
@@ -25,6 +30,7 @@ from loralab.config.strict import StrictModel, find_nul
 __all__ = [
     "DATA_FORMATS",
     "PRESETS",
+    "TRAIN_METHODS",
     "DataConfig",
     "LoraConfig",
     "ModelConfig",
@@ -33,6 +39,7 @@ __all__ = [
     "SFTConfig",
     "Settings",
     "StrictModel",
+    "TrainBase",
     "TrainConfig",
     "apply_overrides",
     "check_run_config",
@@ -40,5 +47,8 @@ __all__ = [
     "find_nul",
     "load_preset",
     "load_run_config",
+    "method_name",
     "parse_run_config",
+    "run_config_model",
+    "train_section",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from loralab.config.rules import check_run_config
 from loralab.config.run import RunConfig
 from loralab.errors import ConfigError, FieldProblem
 
@@ -72,48 +73,14 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 
 def _loc(parts: tuple[Any, ...]) -> str:
-    # pydantic puts the union tag in the path ("train.sft.lr"); users write "train.lr".
-    cleaned = [str(p) for p in parts if p not in ("sft", "dpo", "grpo") or len(parts) == 1]
-    return ".".join(cleaned) or "(root)"
+    # RunConfig already drops the training method's tag from the path ("train.learning_rate").
+    return ".".join(str(p) for p in parts) or "(root)"
 
 
-def check_run_config(cfg: RunConfig) -> list[FieldProblem]:
-    """Rules that span several fields. Returns every problem, not just the first."""
-    problems: list[FieldProblem] = []
-    t, d, lora = cfg.train, cfg.data, cfg.lora
-    has_eval = d.eval_fraction > 0 or d.eval_split is not None
-    if t.eval_steps is not None and not has_eval:
-        problems.append(
-            FieldProblem(
-                loc="train.eval_steps",
-                message="eval_steps is set but there is no eval data",
-                fix="set data.eval_fraction (e.g. 0.05) or data.eval_split, or clear eval_steps",
-            )
-        )
-    if d.eval_fraction > 0 and d.eval_split is not None:
-        problems.append(
-            FieldProblem(
-                loc="data.eval_split",
-                message="give either eval_fraction or eval_split, not both",
-            )
-        )
-    if lora.use_dora and cfg.model.quantization == "8bit":
-        problems.append(
-            FieldProblem(
-                loc="lora.use_dora",
-                message="DoRA does not support 8-bit base weights",
-                fix="use 4bit or none for model.quantization",
-            )
-        )
-    if isinstance(lora.target_modules, list) and not lora.target_modules:
-        problems.append(
-            FieldProblem(
-                loc="lora.target_modules",
-                message="at least one module is needed",
-                fix="use 'all-linear' or names like q_proj, v_proj",
-            )
-        )
-    return problems
+def _problem(err: Any) -> FieldProblem:
+    ctx = err.get("ctx") or {}
+    fix = ctx.get("fix") if isinstance(ctx.get("fix"), str) else None
+    return FieldProblem(loc=_loc(tuple(err["loc"])), message=err["msg"], fix=fix)
 
 
 def parse_run_config(raw: dict[str, Any]) -> RunConfig:
@@ -123,18 +90,13 @@ def parse_run_config(raw: dict[str, Any]) -> RunConfig:
             "A run config must be a mapping with model, data, lora, train and output sections."
         )
     try:
-        cfg = RunConfig.model_validate(raw)
+        # The model runs the cross-field rules too (check_run_config), so this is every problem.
+        return RunConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = [
-            FieldProblem(loc=_loc(tuple(err["loc"])), message=err["msg"]) for err in exc.errors()
-        ]
+        problems = [_problem(err) for err in exc.errors()]
         raise ConfigError(
             f"The run config has {len(problems)} problem(s).", problems=problems
         ) from None
-    problems = check_run_config(cfg)
-    if problems:
-        raise ConfigError(f"The run config has {len(problems)} problem(s).", problems=problems)
-    return cfg
 
 
 def load_run_config(

@@ -7,21 +7,41 @@ error rather than a silent default.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+import typing
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import ConfigDict, Discriminator, Field, Tag
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WrapValidator,
+    create_model,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
+from loralab.config.rules import check_run_config
 from loralab.config.strict import StrictModel
+from loralab.errors import FieldProblem
 
 __all__ = [
     "DATA_FORMATS",
+    "TRAIN_METHODS",
     "DataConfig",
     "LoraConfig",
     "ModelConfig",
     "OutputConfig",
     "RunConfig",
     "SFTConfig",
+    "TrainBase",
     "TrainConfig",
+    "method_name",
+    "run_config_model",
+    "train_section",
 ]
 
 
@@ -59,6 +79,13 @@ class ModelConfig(_Section):
     chat_template: str | None = Field(
         default=None,
         description="A Jinja chat template that replaces the model's own (for base models without one).",
+    )
+    adapter: str | None = Field(
+        default=None,
+        description=(
+            "A LoRA adapter folder to continue training (its own rank and modules are kept; the "
+            "lora section is not used). The server fills it from model.name_or_path: adapter:<id>."
+        ),
     )
 
 
@@ -142,7 +169,10 @@ class LoraConfig(_Section):
     )
 
 
-class _TrainBase(_Section):
+class TrainBase(_Section):
+    """The settings every training method shares. A method subclasses it, adds
+    ``method: Literal["<name>"]`` and its own fields, and joins ``TRAIN_METHODS``."""
+
     num_epochs: float = Field(default=1.0, gt=0, le=1000, description="Passes over the data.")
     max_steps: int | None = Field(
         default=None, ge=1, description="Stop after this many optimizer steps (overrides epochs)."
@@ -194,8 +224,10 @@ class _TrainBase(_Section):
     )
 
 
-class SFTConfig(_TrainBase):
+class SFTConfig(TrainBase):
     """Supervised fine-tuning on conversations."""
+
+    model_config = ConfigDict(title="Supervised fine-tuning (SFT)")
 
     method: Literal["sft"] = Field(default="sft", description="Training method.")
     assistant_only_loss: bool = Field(
@@ -210,19 +242,85 @@ class SFTConfig(_TrainBase):
     )
 
 
-def _method_of(value: object) -> str:
-    # A train section without `method` is SFT, so the shortest YAML stays short.
-    if isinstance(value, dict):
-        return value.get("method", "sft")
-    return getattr(value, "method", "sft")
+# The training methods, the default (used when a train section names no method) first. Adding
+# one is its class (a TrainBase with `method: Literal["<name>"]`) and a line here.
+TRAIN_METHODS: tuple[type[TrainBase], ...] = (SFTConfig,)
+
+_KNOWN_ERROR_TYPES = frozenset(typing.get_args(ErrorType))
 
 
-# The method is a discriminated union so DPO and GRPO can join without touching the other fields:
-# add `Annotated[DPOConfig, Tag("dpo")]` to the Union.
-TrainConfig = Annotated[
-    Union[Annotated[SFTConfig, Tag("sft")]],  # noqa: UP007
-    Discriminator(_method_of),
-]
+def method_name(model: type[TrainBase]) -> str:
+    """The ``method`` value that selects ``model`` (its ``Literal`` tag).
+
+    Raises:
+        TypeError: the model has no ``method: Literal["<name>"]`` field.
+    """
+    field = model.model_fields.get("method")
+    annotation = field.annotation if field is not None else None
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is not Literal or len(args) != 1:
+        raise TypeError(f"{model.__name__} needs a field `method: Literal['<name>']`")
+    return str(args[0])
+
+
+def _untagged(exc: ValidationError, tags: frozenset[str], mode: str) -> ValidationError:
+    # pydantic puts the union's tag in the path ("train.sft.learning_rate"); users write
+    # "train.learning_rate". Rebuild the same errors without it.
+    line_errors: list[InitErrorDetails] = []
+    for err in exc.errors():
+        loc = err["loc"]
+        if loc and loc[0] in tags:
+            loc = loc[1:]
+        ctx = err.get("ctx")
+        kind: str | PydanticCustomError = err["type"]
+        if kind not in _KNOWN_ERROR_TYPES:  # a PydanticCustomError raised inside a method
+            kind = PydanticCustomError(err["type"], err["msg"], ctx)
+        detail = InitErrorDetails(type=kind, loc=loc, input=err["input"])
+        if ctx is not None:
+            detail["ctx"] = ctx
+        line_errors.append(detail)
+    return ValidationError.from_exception_data(
+        exc.title, line_errors, input_type="json" if mode == "json" else "python"
+    )
+
+
+def train_section(methods: Sequence[type[TrainBase]]) -> Any:
+    """The type of a train section offering ``methods``: a union discriminated by ``method``.
+
+    The JSON schema is a ``oneOf`` with ``discriminator: {propertyName: method, mapping}``. A
+    section without ``method`` is the first method's, so the shortest YAML stays short. Errors
+    inside a method point at its field (``train.learning_rate``), not at the union's tag.
+
+    Raises:
+        TypeError: no methods, a method without a ``method`` literal, or two with one name.
+    """
+    if not methods:
+        raise TypeError("a train section needs at least one method")
+    names = [method_name(m) for m in methods]
+    if len(set(names)) != len(names):
+        raise TypeError(f"two training methods share a name: {names}")
+    tags, default = frozenset(names), names[0]
+
+    def fill_method(value: Any) -> Any:
+        if isinstance(value, dict) and "method" not in value:
+            return {"method": default, **value}
+        return value
+
+    def untag_errors(value: Any, handler: Any, info: ValidationInfo) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            raise _untagged(exc, tags, info.mode) from None
+
+    return Annotated[
+        Union[tuple(methods)],  # type: ignore[valid-type]  # noqa: UP007
+        Field(discriminator="method"),
+        BeforeValidator(fill_method),
+        WrapValidator(untag_errors),
+    ]
+
+
+TrainConfig = train_section(TRAIN_METHODS)
 
 
 class OutputConfig(_Section):
@@ -235,12 +333,59 @@ class OutputConfig(_Section):
     )
 
 
+_TRAIN_HELP = (
+    "How to train. `method` picks the training method (sft when left out); each method adds "
+    "its own fields to the shared ones."
+)
+
+
 class RunConfig(_Section):
     """Everything needed to repeat a fine-tuning run."""
 
     model: ModelConfig
     data: DataConfig
     lora: LoraConfig = Field(default_factory=LoraConfig)
-    train: TrainConfig = Field(default_factory=SFTConfig)
+    train: TrainConfig = Field(default_factory=TRAIN_METHODS[0], description=_TRAIN_HELP)
     output: OutputConfig = Field(default_factory=OutputConfig)
     name: str | None = Field(default=None, max_length=200, description="A label for the run.")
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> RunConfig:
+        # Every broken rule at once, each at its own field (check_run_config's list). They run
+        # only once every field is valid on its own: the rules read validated sections.
+        problems = check_run_config(self)
+        if problems:
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [_rule_error(self, p) for p in problems]
+            )
+        return self
+
+
+def _rule_error(cfg: RunConfig, problem: FieldProblem) -> InitErrorDetails:
+    loc = tuple(problem.loc.split("."))
+    value: Any = cfg
+    for part in loc:
+        value = getattr(value, part, None)
+    ctx = {"message": problem.message}
+    if problem.fix:
+        ctx["fix"] = problem.fix
+    # The message comes from ctx, so braces in it are never read as a template.
+    error = PydanticCustomError("config_rule", "{message}", ctx)
+    return InitErrorDetails(type=error, loc=loc, input=value, ctx=ctx)
+
+
+def run_config_model(
+    methods: Sequence[type[TrainBase]], name: str = "RunConfig"
+) -> type[RunConfig]:
+    """A ``RunConfig`` whose train section offers ``methods`` (the first is the default).
+
+    ``RunConfig`` itself is this with ``TRAIN_METHODS``; tests use it to add a method the real
+    schema does not have and see the schema, the errors and the UI handle it.
+    """
+    section = train_section(methods)
+    return create_model(  # type: ignore[no-any-return]
+        name,
+        __base__=RunConfig,
+        __doc__=RunConfig.__doc__,
+        train=(section, Field(default_factory=methods[0], description=_TRAIN_HELP)),
+    )

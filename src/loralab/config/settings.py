@@ -32,7 +32,16 @@ class Settings(BaseSettings):
     )
     max_upload_mb: int = Field(default=512, ge=1, description="Largest accepted upload.")
     max_concurrent_jobs: int | None = Field(
-        default=None, ge=1, description="Jobs running at once; empty means one per device."
+        default=None, ge=1, description="Device jobs running at once; empty means one per GPU."
+    )
+    gpus: int | None = Field(
+        default=None,
+        ge=0,
+        le=1024,
+        description="GPUs to schedule device jobs on (0..N-1); empty means the visible ones.",
+    )
+    cpu_job_slots: int = Field(
+        default=2, ge=1, le=64, description="Light jobs (validation, builds) running at once."
     )
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Extra Host header values accepted besides the bind."

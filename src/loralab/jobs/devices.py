@@ -11,7 +11,7 @@ from pathlib import Path
 
 from loralab.config import Settings
 
-__all__ = ["max_concurrent_jobs", "visible_gpu_count"]
+__all__ = ["assign_devices", "gpu_count", "max_concurrent_jobs", "visible_gpu_count"]
 
 _NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
 
@@ -29,8 +29,30 @@ def visible_gpu_count() -> int:
     return min(len(ids), present)
 
 
+def gpu_count(settings: Settings) -> int:
+    """The GPUs device jobs are scheduled on: ``settings.gpus``, else the visible ones."""
+    return settings.gpus if settings.gpus is not None else visible_gpu_count()
+
+
 def max_concurrent_jobs(settings: Settings) -> int:
-    """``settings.max_concurrent_jobs``, or one per visible GPU, or 1 on CPU."""
+    """``settings.max_concurrent_jobs``, or one per GPU, or 1 on CPU."""
     if settings.max_concurrent_jobs:
         return settings.max_concurrent_jobs
-    return max(1, visible_gpu_count())
+    return max(1, gpu_count(settings))
+
+
+def _parse(devices: str | None) -> set[int]:
+    return {int(p) for p in (devices or "").split(",") if p.strip().isdigit()}
+
+
+def assign_devices(total: int, busy: list[str | None], wanted: int) -> list[str | None]:
+    """GPU ids for up to ``wanted`` new device jobs, one GPU each, none already ``busy``.
+
+    With no GPUs (``total`` 0) every job gets None (it trains on the CPU, unpinned). Returns as
+    many assignments as there are free GPUs, at most ``wanted``.
+    """
+    if total <= 0:
+        return [None] * wanted
+    used = set().union(*(_parse(d) for d in busy)) if busy else set()
+    free = [gpu for gpu in range(total) if gpu not in used]
+    return [str(gpu) for gpu in free[:wanted]]

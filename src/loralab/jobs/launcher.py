@@ -34,9 +34,15 @@ __all__ = [
 WORKER_MODULE = "loralab.jobs.worker"
 
 
-def worker_env(settings: Settings) -> dict[str, str]:
-    """The environment a worker runs with: ours plus where the store is and its timings."""
+def worker_env(settings: Settings, devices: str | None = None) -> dict[str, str]:
+    """The environment a worker runs with: ours plus where the store is and its timings.
+
+    ``devices`` pins the worker to those GPUs (``CUDA_VISIBLE_DEVICES``); an empty string hides
+    every GPU (light jobs); None leaves the variable as the server has it.
+    """
     env = dict(os.environ)
+    if devices is not None:
+        env["CUDA_VISIBLE_DEVICES"] = devices
     env.update(
         {
             "LORALAB_DATA_DIR": str(Path(settings.data_dir).expanduser().resolve()),
@@ -55,19 +61,27 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def launch_worker(job_id: str, settings: Settings, output_dir: str | Path, attempt: int):
-    """Start the worker for ``job_id`` detached; returns its ``subprocess.Popen``."""
+def launch_worker(
+    job_id: str,
+    settings: Settings,
+    output_dir: str | Path,
+    attempt: int,
+    devices: str | None = None,
+):
+    """Start the worker for ``job_id`` detached (pinned to ``devices``, see ``worker_env``);
+    returns its ``subprocess.Popen``."""
     out = Path(output_dir)
     log = log_path(out)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        fh.write(f"\n===== attempt {attempt} started {stamp} =====\n".encode())
+        pinned = f" on GPU {devices}" if devices else ""
+        fh.write(f"\n===== attempt {attempt} started {stamp}{pinned} =====\n".encode())
         fh.flush()
         return subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE, job_id],
             cwd=out,
-            env=worker_env(settings),
+            env=worker_env(settings, devices),
             stdin=subprocess.DEVNULL,
             stdout=fh,
             stderr=subprocess.STDOUT,

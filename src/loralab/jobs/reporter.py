@@ -143,8 +143,16 @@ class StoreReporter:
             self._last_flush = time.monotonic()
             return True
 
-    def close(self, status: str, *, reason: str | None = None, exit_code: int | None = None):
-        """Write the remaining events and move the job to its final ``status``, together.
+    def close(
+        self,
+        status: str,
+        *,
+        reason: str | None = None,
+        exit_code: int | None = None,
+        result: dict[str, Any] | None = None,
+    ):
+        """Write the remaining events and move the job to its final ``status`` (with what the
+        work produced, ``result``), together.
 
         Returns False if the job no longer belongs to this worker (nothing is written then).
         """
@@ -153,7 +161,8 @@ class StoreReporter:
                 return False
             for attempt in range(5):
                 try:
-                    self._write(self._pending, self._fields, final=(status, reason, exit_code))
+                    fields = {**self._fields, **({"result": jsonable(result)} if result else {})}
+                    self._write(self._pending, fields, final=(status, reason, exit_code))
                     break
                 except _JobLost:
                     self.mark_lost()

@@ -7,7 +7,6 @@ Read by the server, so nothing here imports the training stack. The ``checkpoint
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +17,6 @@ __all__ = [
     "list_checkpoints",
     "log_path",
     "read_run_card",
-    "remove_run_dir",
     "run_dir",
     "runs_root",
 ]
@@ -83,15 +81,3 @@ def read_run_card(output_dir: str | Path) -> dict[str, Any] | None:
         return json.loads((Path(output_dir) / RUN_CARD_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def remove_run_dir(data_dir: str | Path, output_dir: str | Path | None) -> None:
-    """Delete a job's folder, but only when it really is under ``data_dir/runs``."""
-    if not output_dir:
-        return
-    root = runs_root(data_dir)
-    target = Path(output_dir).expanduser().resolve()
-    # A job row could in principle hold any path; never delete outside the runs folder.
-    if target.parent != root:
-        return
-    shutil.rmtree(target, ignore_errors=True)

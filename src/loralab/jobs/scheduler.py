@@ -7,8 +7,10 @@ A background thread that, twice a second:
    without recording an end is marked ``interrupted``, with the reason and the exit status when
    this server started it; a worker that ignores a cancel for ``cancel_grace_seconds`` has its
    process group killed and is marked ``stopped``;
-2. starts queued jobs: training while fewer than ``max_concurrent_jobs`` train, light jobs
-   (dataset validation) beside them, ``LIGHT_JOB_SLOTS`` at a time.
+2. starts queued jobs: kinds that need a device (``JobKind.device``: training) share the device
+   budget, each pinned to its own GPU through ``CUDA_VISIBLE_DEVICES`` (recorded on the job as
+   ``devices``), at most ``max_concurrent_jobs``; light kinds (validation, the demo model build)
+   run beside them, ``settings.cpu_job_slots`` at a time, with every GPU hidden.
 
 Running jobs whose worker is alive with a fresh heartbeat are left alone, which is how a
 restarted server re-attaches to the workers of the one before it. Every status change is a
@@ -24,36 +26,30 @@ import threading
 from datetime import datetime
 
 from loralab.config import Settings
-from loralab.jobs.devices import max_concurrent_jobs
+from loralab.jobs.devices import assign_devices, gpu_count, max_concurrent_jobs
 from loralab.jobs.launcher import (
     describe_exit,
     is_worker_alive,
     kill_worker_group,
     launch_worker,
 )
-from loralab.jobs.run_files import run_dir
+from loralab.jobs.registry import JOB_KINDS, device_kinds
 from loralab.store import Database
+from loralab.store.db import as_utc, reading
 from loralab.store.events import NewEvent
 from loralab.store.jobs import (
-    as_utc,
     claim_queued_jobs,
     count_running,
     has_queued,
     lock_job,
-    reading,
     running_jobs,
     set_status,
 )
 from loralab.store.tables import JobRow, utcnow
 
-__all__ = ["DEVICE_KINDS", "LIGHT_JOB_SLOTS", "Scheduler", "end_job"]
+__all__ = ["Scheduler", "end_job"]
 
 log = logging.getLogger("loralab.jobs")
-
-# Kinds that occupy a device; they share settings.max_concurrent_jobs. Other kinds (dataset
-# validation) are light CPU work that should not wait hours behind a training run.
-DEVICE_KINDS = ("train",)
-LIGHT_JOB_SLOTS = 2
 
 
 def end_job(
@@ -89,6 +85,10 @@ class Scheduler:
         self.settings = settings
         self.poll_seconds = poll_seconds
         self.max_jobs = max_concurrent_jobs(settings)
+        self.gpus = gpu_count(settings)
+        # Device-bound kinds share the device budget; light work should not wait hours
+        # behind a training run.
+        self.device_kinds = device_kinds()
         # Workers this server started: job id -> (attempt, process). Only these give exit codes.
         self._children: dict[str, tuple[int, subprocess.Popen]] = {}
         self._stopped = threading.Event()
@@ -192,17 +192,28 @@ class Scheduler:
         with reading(self.db) as session:
             if not has_queued(session):
                 return []
+        claimed: list[tuple[str, int, str | None, str | None]] = []
         with self.db.write() as session:
-            free = self.max_jobs - count_running(session, kinds=DEVICE_KINDS)
-            jobs = claim_queued_jobs(session, free, kinds=DEVICE_KINDS)
-            free = LIGHT_JOB_SLOTS - count_running(session, exclude_kinds=DEVICE_KINDS)
-            jobs += claim_queued_jobs(session, free, exclude_kinds=DEVICE_KINDS)
-            claimed = [(job.id, job.attempts, job.output_dir) for job in jobs]
+            busy = [j.devices for j in running_jobs(session) if j.kind in self.device_kinds]
+            room = self.max_jobs - count_running(session, kinds=self.device_kinds)
+            pins = assign_devices(self.gpus, busy, max(room, 0))
+            for job, pin in zip(
+                claim_queued_jobs(session, len(pins), kinds=self.device_kinds), pins, strict=False
+            ):
+                job.devices = pin
+                claimed.append((job.id, job.attempts, job.output_dir, pin))
+            light = self.settings.cpu_job_slots - count_running(
+                session, exclude_kinds=self.device_kinds
+            )
+            for job in claim_queued_jobs(session, light, exclude_kinds=self.device_kinds):
+                job.devices = None
+                claimed.append((job.id, job.attempts, job.output_dir, ""))  # no GPU for light work
         started = []
-        for job_id, attempt, output_dir in claimed:
-            out = output_dir or str(run_dir(self.settings.data_dir, job_id))
+        for job_id, attempt, output_dir, pin in claimed:
+            kind = self._kind_of(job_id)
+            out = output_dir or str(kind.output_dir(self.settings.data_dir, job_id))
             try:
-                proc = launch_worker(job_id, self.settings, out, attempt)
+                proc = launch_worker(job_id, self.settings, out, attempt, pin)
             except OSError as exc:
                 end_job(self.db, job_id, attempt, "failed", f"Could not start the worker: {exc}")
                 continue
@@ -213,3 +224,8 @@ class Scheduler:
                     job.pid = proc.pid
             started.append(job_id)
         return started
+
+    def _kind_of(self, job_id: str):
+        with reading(self.db) as session:
+            job = session.get(JobRow, job_id)
+        return JOB_KINDS.get(job.kind if job else "train", JOB_KINDS["train"])

@@ -26,9 +26,11 @@ import traceback
 from loralab.config import Settings
 from loralab.errors import LoralabError
 from loralab.jobs.heartbeat import Heartbeat
+from loralab.jobs.kinds import Outcome, WorkContext
 from loralab.jobs.reporter import StoreReporter
 from loralab.store import Database
-from loralab.store.jobs import get_job, reading
+from loralab.store.db import reading
+from loralab.store.jobs import get_job
 from loralab.store.tables import JobRow
 
 __all__ = ["main", "run_job"]
@@ -48,53 +50,23 @@ def _install_stop_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, _on_signal)
 
 
-class _MilestoneLog:
-    """Adds a line to the job's log for each milestone (start, eval, checkpoint, end), so the
-    log of a clean run says what happened, as ``loralab train`` prints it."""
-
-    def __init__(self, reporter: StoreReporter, describe) -> None:
-        self.reporter = reporter
-        self.describe = describe  # training.describe_event, imported where training runs
-
-    def report(self, event) -> None:
-        line = self.describe(event)
-        if line is not None:
-            self.reporter.log(line)
-
-
-def _run_train(job: JobRow, reporter: StoreReporter, stop: threading.Event) -> str:
-    from loralab.config import RunConfig
-    from loralab.training import MultiReporter, describe_event, train
-
-    config = RunConfig.model_validate(job.config)
-    # A later attempt continues from the last complete checkpoint; train() starts from step 0
-    # (and says so) when there is none.
-    resume = job.attempts > 1 or bool(job.resume_requested)
-    both = MultiReporter(reporter, _MilestoneLog(reporter, describe_event))
-    result = train(config, both, resume=resume, stop=stop)
-    return result.status
-
-
-def _run_validate(job: JobRow, reporter: StoreReporter, stop: threading.Event) -> str:
-    from loralab.jobs.validate import run_validation
-
-    return run_validation(job, reporter)
-
-
-_KINDS = {"train": _run_train, "validate": _run_validate}
-
-
-def run_job(job: JobRow, reporter: StoreReporter, stop: threading.Event) -> str:
-    """Run the job's work by its ``kind``; returns ``completed`` or ``stopped``.
+def run_job(
+    job: JobRow, reporter: StoreReporter, stop: threading.Event, settings: Settings | None = None
+) -> Outcome:
+    """Run the job's work by its ``kind`` (from the registry); returns how it ended.
 
     Raises whatever the work raises (the caller records it as ``failed``).
     """
-    runner = _KINDS.get(job.kind)
-    if runner is None:
+    from loralab.jobs.registry import JOB_KINDS
+
+    kind = JOB_KINDS.get(job.kind)
+    if kind is None:
         raise LoralabError(
             f"This worker cannot run jobs of kind '{job.kind}'.", code="unknown_job_kind"
         )
-    return runner(job, reporter, stop)
+    ctx = WorkContext(job=job, reporter=reporter, stop=stop, settings=settings or Settings())
+    outcome = kind.run(ctx)
+    return outcome if isinstance(outcome, Outcome) else Outcome(str(outcome))
 
 
 def _cancel_requested(db: Database, job_id: str) -> bool:
@@ -145,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     heartbeat.start()
     print(f"worker pid {os.getpid()} running job {job_id} (attempt {job.attempts})")
-    status, reason, exit_code = "failed", None, EXIT_FAILED
+    status, reason, exit_code, result = "failed", None, EXIT_FAILED, None
     try:
-        status = run_job(job, reporter, stop)
+        outcome = run_job(job, reporter, stop, settings)
+        status, result = outcome.status, outcome.result
         exit_code = 0
         if status == "stopped" and not _cancel_requested(db, job_id):
             reason = "Stopped by a signal (SIGTERM or Ctrl-C), not by a cancel."
@@ -163,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if reporter.lost:
             print("the job was taken over or ended elsewhere; not recording a result")
         else:
-            reporter.close(status, reason=reason, exit_code=exit_code)
+            reporter.close(status, reason=reason, exit_code=exit_code, result=result)
         db.dispose()
     print(f"job {job_id} {status}", flush=True)
     return exit_code if not reporter.lost else EXIT_NOT_MINE

@@ -6,7 +6,13 @@ import the ML stack only when called.
 """
 
 from loralab.models.accelerators import ACCELERATORS, AcceleratorStatus, accelerator_report
-from loralab.models.arch import ArchDims, LinearShape, dims_from_config, read_arch_dims
+from loralab.models.arch import (
+    ArchDims,
+    LinearShape,
+    describe_model_folder,
+    dims_from_config,
+    read_arch_dims,
+)
 from loralab.models.catalog import CatalogEntry, find_entry, list_catalog, list_families
 from loralab.models.estimate import (
     MemoryBreakdown,
@@ -43,6 +49,7 @@ __all__ = [
     "Suggestion",
     "accelerator_report",
     "detect_hardware",
+    "describe_model_folder",
     "dims_from_config",
     "estimate_memory",
     "find_entry",

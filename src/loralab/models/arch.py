@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from loralab.errors import ModelError
 
-__all__ = ["ArchDims", "LinearShape", "dims_from_config", "read_arch_dims"]
+__all__ = [
+    "ArchDims",
+    "LinearShape",
+    "describe_model_folder",
+    "dims_from_config",
+    "read_arch_dims",
+]
 
 # Model types whose attention and MLP projections are fused (Phi-3 family).
 _FUSED_QKV = {"phi3", "phimoe"}
@@ -163,3 +169,34 @@ def read_arch_dims(folder: str | Path) -> ArchDims:
     if not isinstance(raw, dict):
         raise ModelError(f"{path} does not hold a JSON object.")
     return dims_from_config(raw, source=str(path))
+
+
+def describe_model_folder(folder: Path) -> dict[str, Any]:
+    """What a model folder holds: ``{model_type, parameters, weights_bytes, has_weights,
+    has_tokenizer, has_chat_template}``, read as JSON and file sizes.
+
+    Raises:
+        ModelError: config.json is missing or lacks the sizes, or the folder cannot be listed.
+    """
+    dims = read_arch_dims(folder)
+    try:
+        weights = [
+            p for p in folder.iterdir() if p.is_file() and p.suffix in (".safetensors", ".bin")
+        ]
+    except OSError as exc:
+        raise ModelError(f"{folder} cannot be listed: {exc.strerror or exc}.") from None
+    has_template = (folder / "chat_template.jinja").is_file()
+    if not has_template and (folder / "tokenizer_config.json").is_file():
+        try:
+            cfg = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+            has_template = bool(isinstance(cfg, dict) and cfg.get("chat_template"))
+        except (OSError, ValueError):
+            pass
+    return {
+        "model_type": dims.model_type,
+        "parameters": dims.count_parameters(),
+        "weights_bytes": sum(p.stat().st_size for p in weights),
+        "has_weights": bool(weights),
+        "has_tokenizer": (folder / "tokenizer.json").is_file(),
+        "has_chat_template": has_template,
+    }

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlalchemy.exc import IntegrityError
 
 from loralab.config import RunConfig, StrictModel, check_run_config
 from loralab.errors import ConfigError, FieldProblem
 from loralab.services import UtcDateTime
 from loralab.store import Database
 from loralab.store import configs as store
+from loralab.store.db import reading
 from loralab.store.tables import ConfigRow
 
 __all__ = [
@@ -91,35 +93,51 @@ def create_config(db: Database, body: SavedConfigIn) -> SavedConfig:
         Conflict: the name is taken (409 ``duplicate_name``).
     """
     _check(body)
-    row = store.create_config(
-        db, name=body.name, config=body.config.model_dump(mode="json"), description=body.description
-    )
+    try:
+        with db.write() as session:
+            row = store.create_config(
+                session,
+                name=body.name,
+                config=body.config.model_dump(mode="json"),
+                description=body.description,
+            )
+    except IntegrityError:  # a concurrent save won the unique constraint
+        raise store.duplicate_name(body.name) from None
     return _to_model(row)
 
 
 def list_configs(db: Database) -> list[SavedConfig]:
     """Every saved config, by name."""
-    return [_to_model(row) for row in store.list_configs(db)]
+    with reading(db) as session:
+        rows = store.list_configs(session)
+    return [_to_model(row) for row in rows]
 
 
 def get_config(db: Database, config_id: str) -> SavedConfig:
     """One saved config (404 ``config_not_found``)."""
-    return _to_model(store.get_config(db, config_id))
+    with reading(db) as session:
+        row = store.get_config(session, config_id)
+    return _to_model(row)
 
 
 def update_config(db: Database, config_id: str, body: SavedConfigIn) -> SavedConfig:
     """Replace a saved config (404 when missing, 409 when renamed onto a taken name)."""
     _check(body)
-    row = store.update_config(
-        db,
-        config_id,
-        name=body.name,
-        config=body.config.model_dump(mode="json"),
-        description=body.description,
-    )
+    try:
+        with db.write() as session:
+            row = store.update_config(
+                session,
+                config_id,
+                name=body.name,
+                config=body.config.model_dump(mode="json"),
+                description=body.description,
+            )
+    except IntegrityError:  # a concurrent save took the name first
+        raise store.duplicate_name(body.name) from None
     return _to_model(row)
 
 
 def delete_config(db: Database, config_id: str) -> None:
     """Delete a saved config (404 when missing)."""
-    store.delete_config(db, config_id)
+    with db.write() as session:
+        store.delete_config(session, config_id)

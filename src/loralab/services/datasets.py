@@ -1,36 +1,33 @@
-"""Datasets: register an uploaded file or a hub dataset, validate it, preview it, delete it.
+"""Datasets: register an uploaded file or a hub dataset, list, read and delete them.
 
 Uploaded files live in ``data_dir/datasets/<id><ext>``; the name the user's file had is kept as
 display metadata only. A file that cannot be read at all (empty, not UTF-8, not Parquet, not a
 table) is refused with a 422 and nothing is kept. A file that can be read is stored with its
 validation report: ``ready`` when at least one row is usable, else ``invalid`` with the reason,
-so a wrong field mapping can be fixed with ``update_dataset``. Files over
-``INLINE_VALIDATION_BYTES`` and hub datasets are validated by a ``validate`` job instead.
+so a wrong field mapping can be fixed (``services.dataset_updates``). How and where a dataset
+is validated is ``services.dataset_validation``; its preview is ``services.dataset_preview``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from loralab.config import DATA_FORMATS, DataConfig, Settings, StrictModel
-from loralab.data import PreviewSample, ValidationReport, open_dataset, preview_samples
-from loralab.data import validate_dataset as run_validation
-from loralab.errors import DataError, FieldProblem, LoralabError, NotFound, Unsupported
+from loralab.config import Settings, StrictModel
+from loralab.data import ValidationReport
 from loralab.services import UtcDateTime, hub
+from loralab.services.dataset_files import dataset_file, datasets_dir
+from loralab.services.dataset_validation import validate_dataset
 from loralab.services.uploads import check_upload_content, check_upload_name, display_name
 from loralab.store import Database
 from loralab.store import datasets as store
+from loralab.store.db import new_id, reading
 from loralab.store.tables import DatasetRow
 
 __all__ = [
-    "INLINE_VALIDATION_BYTES",
     "Dataset",
-    "DatasetPreview",
-    "DatasetUpdate",
     "HubDatasetIn",
     "Problem",
     "create_upload",
@@ -39,14 +36,10 @@ __all__ = [
     "delete_dataset",
     "get_dataset",
     "list_datasets",
-    "preview_dataset",
     "register_hub_dataset",
-    "update_dataset",
+    "to_dataset",
 ]
 
-# Bigger files are validated by a "validate" job, so the request returns at once.
-INLINE_VALIDATION_BYTES = 20 * 1024 * 1024
-_SPLIT = r"^[A-Za-z0-9_][A-Za-z0-9_.:%+\[\]-]{0,63}$"
 _SUBSET = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$"
 
 Status = Literal["validating", "ready", "invalid"]
@@ -93,33 +86,13 @@ class HubDatasetIn(StrictModel):
     """A Hugging Face hub dataset to register."""
 
     hub_id: str = Field(pattern=hub.HUB_ID_PATTERN, description="e.g. mlabonne/FineTome-100k")
-    split: str = Field(default="train", pattern=_SPLIT)
+    split: str = Field(default="train", pattern=hub.SPLIT_PATTERN)
     subset: str | None = Field(default=None, pattern=_SUBSET)
     name: str | None = Field(default=None, min_length=1, max_length=255)
 
 
-class DatasetUpdate(StrictModel):
-    """Changes to a dataset; a changed format, mapping or system prompt re-validates it."""
-
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    format: Literal[DATA_FORMATS] | None = None  # type: ignore[valid-type]
-    field_mapping: dict[str, str] | None = Field(default=None, max_length=32)
-    system_prompt: str | None = Field(default=None, max_length=20_000)
-
-
-class DatasetPreview(BaseModel):
-    """The first rows rendered as training will see them, trained-on text marked."""
-
-    samples: list[PreviewSample]
-    format: str | None
-    field_mapping: dict[str, str]
-    template: str = Field(description="Which chat template rendered the samples.")
-
-
-# --- reading --------------------------------------------------------------------------------
-
-
-def _to_dataset(row: DatasetRow, *, with_report: bool = False) -> Dataset:
+def to_dataset(row: DatasetRow, *, with_report: bool = False) -> Dataset:
+    """The API model of a dataset row; ``with_report`` adds the full validation report."""
     report = None
     raw = store.dataset_report(row)
     if with_report and raw:
@@ -158,176 +131,21 @@ def _to_dataset(row: DatasetRow, *, with_report: bool = False) -> Dataset:
 
 def list_datasets(db: Database) -> list[Dataset]:
     """Every dataset, newest first (without the full reports)."""
-    return [_to_dataset(row) for row in store.list_datasets(db)]
+    with reading(db) as session:
+        rows = store.list_datasets(session)
+    return [to_dataset(row) for row in rows]
 
 
 def get_dataset(db: Database, dataset_id: str) -> Dataset:
     """One dataset with its validation report (404 ``dataset_not_found``)."""
-    return _to_dataset(store.get_dataset(db, dataset_id), with_report=True)
+    with reading(db) as session:
+        row = store.get_dataset(session, dataset_id)
+    return to_dataset(row, with_report=True)
 
 
-def datasets_dir(settings: Settings) -> Path:
-    """The folder that holds uploaded files."""
-    return (settings.data_dir.expanduser() / "datasets").resolve()
-
-
-def dataset_file(settings: Settings, row: DatasetRow) -> Path | None:
-    """The stored file of an uploaded dataset (never outside ``datasets_dir``), or None."""
-    if row.kind != "upload" or not row.stored_name:
-        return None
-    folder = datasets_dir(settings)
-    path = (folder / row.stored_name).resolve()
-    return path if path.parent == folder else None
-
-
-# --- validating ---------------------------------------------------------------------------------
-
-
-def _data_config(row: DatasetRow, settings: Settings) -> DataConfig:
-    if row.kind == "hub":
-        source = row.hub_id or ""
-    else:
-        path = dataset_file(settings, row)
-        if path is None or not path.is_file():
-            raise NotFound(f"The file of dataset '{row.name}' is gone.", code="dataset_file_gone")
-        source = str(path)
-    return DataConfig(
-        source=source,
-        split=row.split or "train",
-        subset=row.subset,
-        format=row.format if row.format in DATA_FORMATS and not _auto(row) else "auto",
-        field_mapping=dict(row.field_mapping or {}) if not _auto(row) else {},
-        system_prompt=store.dataset_system_prompt(row),
-    )
-
-
-def _auto(row: DatasetRow) -> bool:
-    # Until the person sets a format or mapping, detection runs afresh on each validation.
-    return not bool((row.report or {}).get(store.CHOSEN_KEY))
-
-
-def _is_mapping_error(exc: DataError) -> bool:
-    return any(p.loc == "format" or p.loc.startswith("field_mapping") for p in exc.problems)
-
-
-def _problems(exc: LoralabError) -> list[dict[str, Any]]:
-    return [p.to_dict() for p in exc.problems]
-
-
-def _public(exc: DataError, row: DatasetRow, cfg: DataConfig) -> DataError:
-    """The error with the stored file's path replaced by the name the person knows."""
-    if row.kind != "upload":
-        return exc
-    shown = row.original_filename or row.name
-    path = Path(cfg.source)
-
-    def clean(text: str | None) -> str | None:
-        return text and text.replace(str(path), shown).replace(path.name, shown)
-
-    exc.message = clean(exc.message) or exc.message
-    exc.args = (exc.message,)
-    exc.fix = clean(exc.fix)
-    exc.problems = [
-        FieldProblem(loc=p.loc, message=clean(p.message) or "", line=p.line, fix=clean(p.fix))
-        for p in exc.problems
-    ]
-    return exc
-
-
-def _validate_now(db: Database, row: DatasetRow, cfg: DataConfig) -> DatasetRow:
-    """Validate in this thread and store the result; file-level errors propagate."""
-    try:
-        report = run_validation(cfg)
-    except DataError as exc:
-        exc = _public(exc, row, cfg)
-        if not _is_mapping_error(exc):
-            raise exc from None
-        return (
-            store.record_validation(
-                db, row.id, None, status="invalid", error=exc.message, problems=_problems(exc)
-            )
-            or row
-        )
-    usable = report.valid_rows > 0
-    return (
-        store.record_validation(
-            db,
-            row.id,
-            report.model_dump(mode="json"),
-            status="ready" if usable else "invalid",
-            error=None if usable else f"None of the {report.total_rows} rows can be used.",
-            format=report.format,
-            field_mapping=report.field_mapping,
-            fingerprint=report.fingerprint,
-        )
-        or row
-    )
-
-
-def _check_opens(row: DatasetRow, cfg: DataConfig) -> DataError | None:
-    """Read the first rows: a mapping problem is returned, a file-level one raised."""
-    try:
-        open_dataset(cfg)
-    except DataError as exc:
-        exc = _public(exc, row, cfg)
-        if _is_mapping_error(exc):
-            return exc
-        raise exc from None
-    return None
-
-
-def _submit_validation(db: Database, settings: Settings, row: DatasetRow, cfg: DataConfig):
-    submit = _jobs_submit_task()
-    if submit is None:
-        return None
-    config = {"dataset_id": row.id, "data": cfg.model_dump(mode="json")}
-    return submit(db, settings, "validate", config, name=f"validate {row.name}", dataset_id=row.id)
-
-
-def _jobs_submit_task() -> Callable[..., Any] | None:
-    try:
-        from loralab.services import jobs
-    except ModuleNotFoundError as exc:  # the jobs service is optional until installed
-        if exc.name != "loralab.services.jobs":
-            raise
-        return None
-    return getattr(jobs, "submit_task", None)
-
-
-def _validate(db: Database, settings: Settings, row: DatasetRow, *, big: bool) -> DatasetRow:
-    cfg = _data_config(row, settings)
-    if big or row.kind == "hub":
-        problem = _check_opens(row, cfg) if row.kind != "hub" else None
-        if problem is not None:
-            return (
-                store.record_validation(
-                    db,
-                    row.id,
-                    None,
-                    status="invalid",
-                    error=problem.message,
-                    problems=_problems(problem),
-                )
-                or row
-            )
-        store.record_validation(db, row.id, None, status="validating", error=None)
-        if _submit_validation(db, settings, row, cfg) is not None:
-            return store.get_dataset(db, row.id)
-        if row.kind == "hub":
-            return (
-                store.record_validation(
-                    db,
-                    row.id,
-                    None,
-                    status="invalid",
-                    error="Hub datasets are validated by a job, and this server runs no jobs.",
-                )
-                or row
-            )
-    return _validate_now(db, row, cfg)
-
-
-# --- use cases ------------------------------------------------------------------------------------
+def _create_row(db: Database, **values) -> DatasetRow:
+    with db.write() as session:
+        return store.create_dataset(session, **values)
 
 
 def create_upload(
@@ -349,14 +167,14 @@ def create_upload(
     try:
         ext = check_upload_name(original_filename)
         check_upload_content(temp_path, ext)
-        dataset_id = store.new_id()
+        dataset_id = new_id()
         final = datasets_dir(settings) / f"{dataset_id}{ext}"
         temp_path.replace(final)
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise
     clean_name = (name or "").strip()[:255] or display_name(original_filename)
-    row = store.create_dataset(
+    row = _create_row(
         db,
         id=dataset_id,
         name=clean_name,
@@ -367,12 +185,13 @@ def create_upload(
         status="validating",
     )
     try:
-        row = _validate(db, settings, row, big=size > INLINE_VALIDATION_BYTES)
+        row = validate_dataset(db, settings, row)
     except BaseException:
-        store.delete_dataset(db, row.id)
+        with db.write() as session:
+            store.delete_dataset(session, row.id)
         final.unlink(missing_ok=True)
         raise
-    return _to_dataset(row, with_report=True)
+    return to_dataset(row, with_report=True)
 
 
 def register_hub_dataset(db: Database, settings: Settings, body: HubDatasetIn) -> Dataset:
@@ -384,7 +203,7 @@ def register_hub_dataset(db: Database, settings: Settings, body: HubDatasetIn) -
     """
     hub.check_dataset(body.hub_id)
     label = body.hub_id + (f" ({body.subset})" if body.subset else "") + f" [{body.split}]"
-    row = store.create_dataset(
+    row = _create_row(
         db,
         name=((body.name or "").strip() or label)[:255],
         kind="hub",
@@ -393,102 +212,13 @@ def register_hub_dataset(db: Database, settings: Settings, body: HubDatasetIn) -
         subset=body.subset,
         status="validating",
     )
-    return _to_dataset(_validate(db, settings, row, big=True), with_report=True)
-
-
-def update_dataset(
-    db: Database, settings: Settings, dataset_id: str, body: DatasetUpdate
-) -> Dataset:
-    """Rename, or change the format, mapping or system prompt and validate again.
-
-    Raises:
-        NotFound: no such dataset.
-        Conflict: it is being validated (409 ``dataset_validating``).
-        DataError: the new format or mapping does not fit the columns (422; nothing changes).
-    """
-    row = store.get_dataset(db, dataset_id)
-    changes = body.model_dump(exclude_unset=True)
-    if "name" in changes and changes["name"] is not None:
-        row = store.update_dataset(db, dataset_id, name=changes.pop("name").strip() or row.name)
-    changes.pop("name", None)
-    if not changes:
-        return _to_dataset(row, with_report=True)
-    if row.status == "validating":
-        raise LoralabError(
-            f"Dataset '{row.name}' is being validated.",
-            code="dataset_validating",
-            status=409,
-            fix="Wait for the validation to finish, then change it.",
-        )
-    cfg = _data_config(row, settings)
-    if "format" in changes or "field_mapping" in changes:
-        cfg.format = changes.get("format") or cfg.format
-        cfg.field_mapping = changes.get("field_mapping") or {}
-    if "system_prompt" in changes:
-        cfg.system_prompt = changes["system_prompt"] or None
-    problem = _check_opens(row, cfg) if row.kind == "upload" else None
-    if problem is not None:
-        raise problem  # the person's new mapping is wrong: say so and keep the old one
-    row = store.update_dataset(
-        db,
-        dataset_id,
-        format=cfg.format if cfg.format != "auto" else row.format,
-        field_mapping=dict(cfg.field_mapping) if cfg.field_mapping else row.field_mapping,
-        system_prompt=cfg.system_prompt,
-        chosen=cfg.format != "auto" or bool(cfg.field_mapping),
-    )
-    big = row.kind == "hub" or (row.size_bytes or 0) > INLINE_VALIDATION_BYTES
-    return _to_dataset(_validate(db, settings, row, big=big), with_report=True)
+    return to_dataset(validate_dataset(db, settings, row), with_report=True)
 
 
 def delete_dataset(db: Database, settings: Settings, dataset_id: str) -> None:
     """Delete a dataset and its file (409 ``dataset_in_use`` while a job uses it)."""
-    row = store.delete_dataset(db, dataset_id)
+    with db.write() as session:
+        row = store.delete_dataset(session, dataset_id)
     path = dataset_file(settings, row)
     if path is not None:
         path.unlink(missing_ok=True)
-
-
-def preview_dataset(
-    db: Database,
-    settings: Settings,
-    dataset_id: str,
-    *,
-    n: int = 3,
-    model: str | None = None,
-    max_seq_length: int | None = None,
-) -> DatasetPreview:
-    """The first ``n`` usable rows rendered with ``model``'s chat template (ChatML without).
-
-    Raises:
-        NotFound: no such dataset or model.
-        Unsupported: a hub dataset (its rows are read by jobs, not by the server).
-        DataError: the format or mapping does not fit (422, with the fields to fix).
-        ModelError: the model has no chat template or tokenizer.json.
-    """
-    row = store.get_dataset(db, dataset_id)
-    if row.kind == "hub":
-        raise Unsupported(
-            "Previews of hub datasets are not available yet; see the validation report.",
-            code="preview_unavailable",
-        )
-    cfg = _data_config(row, settings)
-    template, tokenizer = None, None
-    if model:
-        from loralab.services.models import load_template_and_tokenizer
-
-        template, tokenizer = load_template_and_tokenizer(db, model)
-    try:
-        samples = preview_samples(
-            cfg, n=n, chat_template=template, tokenizer=tokenizer, max_seq_length=max_seq_length
-        )
-    except DataError as exc:
-        raise _public(exc, row, cfg) from None
-    origin = samples[0].template if samples else ("ChatML" if template is None else "model")
-    opened_format = cfg.format if cfg.format != "auto" else row.format
-    return DatasetPreview(
-        samples=samples,
-        format=opened_format,
-        field_mapping=dict(cfg.field_mapping or row.field_mapping or {}),
-        template=origin,
-    )

@@ -8,12 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from loralab.errors import HubUnavailable, LoralabError
+from loralab.jobs.refs import HUB_ID_PATTERN, SPLIT_PATTERN
 from loralab.models import hub_is_offline
 
-__all__ = ["HUB_ID_PATTERN", "check_dataset", "cached_snapshot"]
+__all__ = ["HUB_ID_PATTERN", "SPLIT_PATTERN", "cached_snapshot", "check_dataset"]
 
-# "name" or "owner/name": letters, digits, '.', '_', '-'. Never a path.
-HUB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$"
+# Defined once, beside the reference resolution that uses them: a hub id ("owner/name") and a
+# split name or slice ("train[:10%]"), never a path.
 _TIMEOUT = 10.0
 
 

@@ -1,14 +1,14 @@
-"""Models: the catalog, registered local folders, adapters from finished jobs, memory estimates.
+"""Models: the catalog, registered local folders, the demo model, memory estimates.
 
-A RunConfig sent to the API names its model as a hub id or ``model:<id>`` (a registered folder);
-the only place a filesystem path enters is ``register_model``, which checks it is a model
-folder and keeps it. Nothing here loads weights or imports torch.
+A RunConfig sent to the API names its model as a hub id, ``model:<id>`` (a registered folder)
+or ``adapter:<id>`` (resolved in ``jobs.refs``, like everywhere a model is taken); the only place
+a filesystem path enters is ``register_model``, which checks it is a model folder and keeps it.
+Adapters are their own resource (``services.adapters``). Nothing here loads weights or imports
+torch.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,23 +16,26 @@ from pydantic import BaseModel, Field
 
 from loralab.config import RunConfig, Settings, StrictModel
 from loralab.data import ChatTemplate, load_chat_template, load_light_tokenizer
-from loralab.errors import ConfigError, Conflict, FieldProblem, ModelError, NotFound
-from loralab.jobs import build_tiny_model
+from loralab.errors import ConfigError, FieldProblem, ModelError, NotFound
+from loralab.jobs.demo_model import DemoModelSpec, demo_model_dir, is_complete_model
+from loralab.jobs.refs import is_hub_id, resolve_model_ref
 from loralab.models import (
     CatalogEntry,
     MemoryEstimate,
+    describe_model_folder,
     detect_hardware,
     estimate_memory,
     list_catalog,
-    read_arch_dims,
 )
 from loralab.services import UtcDateTime, hub
-from loralab.store import Database
+from loralab.services.jobs import Job, list_jobs, submit_internal
+from loralab.store import Database, reading
 from loralab.store import models as store
-from loralab.store.tables import JobRow, ModelRow
+from loralab.store.tables import ModelRow
 
 __all__ = [
     "CatalogModel",
+    "DemoModelBuild",
     "Model",
     "ModelList",
     "ModelRegistration",
@@ -43,12 +46,11 @@ __all__ = [
     "list_catalog_models",
     "list_models",
     "load_template_and_tokenizer",
+    "local_folder",
     "make_demo_model",
     "register_model",
     "resolve_model_dir",
 ]
-
-_HUB_ID = re.compile(hub.HUB_ID_PATTERN)
 
 
 class CatalogModel(CatalogEntry):
@@ -58,23 +60,27 @@ class CatalogModel(CatalogEntry):
 
 
 class Model(BaseModel):
-    """A model the server knows: a registered local folder, or an adapter a job trained."""
+    """A base model the server knows: a registered local folder."""
 
     id: str = Field(description="Use as model:<id> in a RunConfig or a preview.")
     name: str
-    kind: Literal["local", "adapter"]
+    kind: Literal["local"]
     path: str
-    base_model: str | None = Field(description="The base model an adapter was trained on.")
-    job_id: str | None = Field(description="The job that trained an adapter.")
     info: dict[str, Any] | None = Field(default=None, description="What the folder holds.")
     created_at: UtcDateTime
 
 
 class ModelList(BaseModel):
-    """Registered local models and trained adapters."""
+    """Registered local models (adapters are listed at /api/adapters)."""
 
     local: list[Model]
-    adapters: list[Model]
+
+
+class DemoModelBuild(BaseModel):
+    """The demo model when it is ready, else the ``demo_model`` job that builds it."""
+
+    model: Model | None = Field(description="The registered demo model, once built.")
+    job: Job | None = Field(description="The queued or running build; follow it to completion.")
 
 
 class ModelRegistration(StrictModel):
@@ -84,12 +90,8 @@ class ModelRegistration(StrictModel):
     name: str | None = Field(default=None, min_length=1, max_length=255)
 
 
-class TinyModelRequest(StrictModel):
-    """Which tiny demo model to build."""
-
-    arch: Literal["qwen2", "llama"] = Field(
-        default="qwen2", description="The real architecture the tiny model is a small copy of."
-    )
+# The demo model's request is the demo_model job's spec.
+TinyModelRequest = DemoModelSpec
 
 
 def list_catalog_models(family: str | None = None) -> list[CatalogModel]:
@@ -104,82 +106,26 @@ def _to_model(row: ModelRow) -> Model:
     return Model(
         id=row.id,
         name=row.name,
-        kind="adapter" if row.kind == "adapter" else "local",
+        kind="local",
         path=row.path,
-        base_model=row.base_model,
-        job_id=row.job_id,
         info=row.info,
         created_at=row.created_at,
     )
 
 
-def _adapter_from_job(job: JobRow) -> Model | None:
-    folder = Path(job.output_dir or "") / "adapter"
-    if not job.output_dir or not (folder / "adapter_config.json").is_file():
-        return None
-    base = ((job.config or {}).get("model") or {}).get("name_or_path")
-    try:
-        adapter_cfg = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
-        base = adapter_cfg.get("base_model_name_or_path") or base
-    except (OSError, ValueError, AttributeError):
-        pass
-    return Model(
-        id=job.id,
-        name=job.name or f"adapter {job.id[:8]}",
-        kind="adapter",
-        path=str(folder),
-        base_model=base,
-        job_id=job.id,
-        created_at=job.finished_at or job.created_at,
-    )
-
-
 def list_models(db: Database) -> ModelList:
-    """Registered local folders, and the adapters of completed jobs (newest first)."""
-    local = [_to_model(r) for r in store.list_models(db, kind="local")]
-    adapters = [_to_model(r) for r in store.list_models(db, kind="adapter")]
-    known = {a.job_id for a in adapters}
-    for job in store.completed_jobs(db):
-        if job.id not in known and (adapter := _adapter_from_job(job)) is not None:
-            adapters.append(adapter)
-    return ModelList(local=local, adapters=adapters)
+    """Registered local folders, newest first."""
+    with reading(db) as session:
+        return ModelList(local=[_to_model(r) for r in store.list_models(session)])
 
 
 def get_model(db: Database, model_id: str) -> Model:
-    """A registered model or a job's adapter, by id (404 ``model_not_found``)."""
-    row = store.get_model(db, model_id)
-    if row is not None:
-        return _to_model(row)
-    job = store.get_job(db, model_id)
-    adapter = _adapter_from_job(job) if job is not None and job.status == "completed" else None
-    if adapter is None:
+    """A registered model by id (404 ``model_not_found``)."""
+    with reading(db) as session:
+        row = store.get_model(session, model_id)
+    if row is None or row.kind != "local":
         raise NotFound(f"Model '{model_id}' does not exist.", code="model_not_found")
-    return adapter
-
-
-def _folder_info(folder: Path) -> dict[str, Any]:
-    dims = read_arch_dims(folder)  # ModelError when config.json is missing or lacks sizes
-    try:
-        weights = [
-            p for p in folder.iterdir() if p.is_file() and p.suffix in (".safetensors", ".bin")
-        ]
-    except OSError as exc:
-        raise ModelError(f"{folder} cannot be listed: {exc.strerror or exc}.") from None
-    has_template = (folder / "chat_template.jinja").is_file()
-    if not has_template and (folder / "tokenizer_config.json").is_file():
-        try:
-            cfg = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
-            has_template = bool(isinstance(cfg, dict) and cfg.get("chat_template"))
-        except (OSError, ValueError):
-            pass
-    return {
-        "model_type": dims.model_type,
-        "parameters": dims.count_parameters(),
-        "weights_bytes": sum(p.stat().st_size for p in weights),
-        "has_weights": bool(weights),
-        "has_tokenizer": (folder / "tokenizer.json").is_file(),
-        "has_chat_template": has_template,
-    }
+    return _to_model(row)
 
 
 def _path_error(message: str, what: str) -> ModelError:
@@ -190,7 +136,8 @@ def _path_error(message: str, what: str) -> ModelError:
     )
 
 
-def _local_folder(raw: str) -> Path:
+def local_folder(raw: str) -> Path:
+    """The absolute, existing folder ``raw`` names (422 with the fix otherwise)."""
     raw = raw.strip()
     try:
         path = Path(raw).expanduser()
@@ -218,67 +165,74 @@ def register_model(db: Database, body: ModelRegistration) -> Model:
         ModelError: not an absolute path to a folder with a readable config.json (422).
         Conflict: the folder is registered already (409 ``model_exists``).
     """
-    folder = _local_folder(body.path)
-    info = _folder_info(folder)
+    folder = local_folder(body.path)
+    info = describe_model_folder(folder)
     name = ((body.name or "").strip() or folder.name)[:255]
-    return _to_model(store.create_model(db, name=name, kind="local", path=str(folder), info=info))
+    with db.write() as session:
+        return _to_model(store.add_model(session, name=name, path=str(folder), info=info))
 
 
-def make_demo_model(db: Database, settings: Settings, body: TinyModelRequest) -> Model:
-    """Build (once) and register a tiny demo model in the data dir: a random init of a real
-    architecture with a locally trained tokenizer and a chat template, made offline in seconds.
-    It learns little, but it runs the whole workflow on any CPU. Asking again returns it.
+def make_demo_model(db: Database, settings: Settings, body: TinyModelRequest) -> DemoModelBuild:
+    """The tiny demo model of ``body.arch``: returned when it is built, else a ``demo_model``
+    job is queued (or the one already under way returned) to build and register it.
 
-    Raises:
-        ModelError: the build failed (422 ``tiny_model_failed``).
+    A random init of a real architecture with a locally trained tokenizer and a chat template,
+    made offline in seconds; it learns little, but runs the whole workflow on any CPU.
     """
-    folder = (Path(settings.data_dir).expanduser() / "models" / f"tiny-{body.arch}").resolve()
-    build_tiny_model(folder, body.arch)  # returns at once when the folder is already complete
-
-    def registered() -> ModelRow | None:
-        return next(
-            (r for r in store.list_models(db, kind="local") if Path(r.path) == folder), None
-        )
-
-    row = registered()
-    if row is None:
-        try:
-            row = store.create_model(
-                db,
-                name=f"tiny-{body.arch} (demo)",
-                kind="local",
-                path=str(folder),
-                info=_folder_info(folder),
-            )
-        except Conflict:  # a concurrent request registered it first
-            row = registered()
-    return _to_model(row)
+    folder = demo_model_dir(settings.data_dir, body.arch)
+    if is_complete_model(folder):
+        with db.write() as session:
+            row = store.find_model_by_path(session, str(folder))
+            if row is None:
+                info = describe_model_folder(folder)
+                row = store.add_model(
+                    session, name=f"tiny-{body.arch} (demo)", path=str(folder), info=info
+                )
+            return DemoModelBuild(model=_to_model(row), job=None)
+    for status in ("running", "queued"):
+        for job in list_jobs(db, status, kind="demo_model"):
+            if job.config.get("arch") == body.arch:
+                return DemoModelBuild(model=None, job=job)
+    job = submit_internal(
+        db, settings, "demo_model", {"arch": body.arch}, name=f"build tiny-{body.arch}"
+    )
+    return DemoModelBuild(model=None, job=job)
 
 
 def delete_model(db: Database, model_id: str) -> None:
     """Forget a registered model; its files stay (404 ``model_not_found``)."""
-    store.delete_model(db, model_id)
+    with db.write() as session:
+        store.delete_model(session, model_id)
 
 
 def resolve_model_dir(db: Database, ref: str) -> Path:
-    """The folder a model reference names: ``model:<id>`` (registered or adapter), or a hub id
-    whose files are in the local cache.
+    """The folder a model reference names: ``model:<id>``, ``adapter:<id>`` (the adapter's own
+    folder when it holds a tokenizer, else its base model's), or a hub id whose files are in the
+    local cache.
 
     Raises:
-        NotFound: an unknown ``model:<id>``.
+        NotFound: an unknown ``model:<id>`` or ``adapter:<id>``.
         ModelError: a path (not accepted), or a hub id that is not cached here.
     """
-    if ref.startswith("model:"):
-        return Path(get_model(db, ref.removeprefix("model:")).path)
-    if not _HUB_ID.match(ref):
+    with reading(db) as session:
+        resolved, problems = resolve_model_ref(session, ref)
+    if resolved is None:
+        if ref.startswith(("model:", "adapter:")):
+            raise NotFound(f"'{ref[:100]}' does not exist.", code="model_not_found")
         raise ModelError(
             f"'{ref[:100]}' is not a model reference.",
-            fix="Use model:<id> for a registered folder, or a Hugging Face model id.",
+            fix="Use model:<id> for a registered folder, adapter:<id>, or a Hugging Face model id.",
         )
-    folder = hub.cached_snapshot(ref, "tokenizer_config.json") or hub.cached_snapshot(ref)
+    if resolved.adapter_path and (Path(resolved.adapter_path) / "tokenizer.json").is_file():
+        return Path(resolved.adapter_path)
+    if Path(resolved.load).is_absolute():
+        return Path(resolved.load)
+    folder = hub.cached_snapshot(resolved.load, "tokenizer_config.json") or hub.cached_snapshot(
+        resolved.load
+    )
     if folder is None:
         raise ModelError(
-            f"The files of {ref} are not in the local cache.",
+            f"The files of {resolved.load} are not in the local cache.",
             code="model_not_cached",
             fix="Register a downloaded copy of the model, or run a job with it once.",
         )
@@ -300,31 +254,26 @@ def load_template_and_tokenizer(db: Database, ref: str) -> tuple[ChatTemplate, A
 def estimate_run(db: Database, settings: Settings, config: RunConfig) -> MemoryEstimate:
     """The run's peak memory on this machine's device, with a verdict and suggestions.
 
+    Takes the same references as a job submission (``model:<id>``, ``adapter:<id>`` estimates
+    its base model, a hub id).
+
     Raises:
-        ConfigError: the model is given as a path, or ``model:<id>`` is unknown (422).
+        ConfigError: the model is given as a path, or the reference is unknown (422).
         ModelError: the model's size cannot be worked out offline (422).
     """
     ref = config.model.name_or_path
-    if ref.startswith("model:"):
-        try:
-            row = get_model(db, ref.removeprefix("model:"))
-        except NotFound as exc:
-            raise _ref_error(exc.message) from None
-        if row.kind == "adapter":
-            if not row.base_model:
-                raise _ref_error(f"the base model of adapter '{row.name}' is unknown")
-            ref = row.base_model
-            if not _HUB_ID.match(ref) and not Path(ref).is_dir():
-                raise _ref_error(f"the base model of adapter '{row.name}' is not on this machine")
-        else:
-            ref = row.path
-    elif not _HUB_ID.match(ref):
-        raise _ref_error("must be a registered model (model:<id>) or a Hugging Face model id")
-    resolved = config.model_copy(
-        update={"model": config.model.model_copy(update={"name_or_path": ref})}
+    with reading(db) as session:
+        resolved, problems = resolve_model_ref(session, ref)
+    if resolved is None:
+        raise _ref_error(problems[0].message)
+    load = resolved.load
+    if not is_hub_id(load) and not Path(load).is_dir():
+        raise _ref_error(f"the base model of '{ref}' is not on this machine")
+    resolved_config = config.model_copy(
+        update={"model": config.model.model_copy(update={"name_or_path": load})}
     )
-    estimate = estimate_memory(resolved, detect_hardware(settings.data_dir))
-    return estimate.model_copy(update={"model": config.model.name_or_path})
+    estimate = estimate_memory(resolved_config, detect_hardware(settings.data_dir))
+    return estimate.model_copy(update={"model": ref})
 
 
 def _ref_error(message: str) -> ConfigError:

@@ -1,10 +1,20 @@
 """Persistence: SQLAlchemy tables, sessions, query functions and Alembic migrations."""
 
-from loralab.store.db import Database, normalize_url
+from loralab.store.db import Database, as_utc, new_id, normalize_url, reading
 from loralab.store.migrate import migrate
-from loralab.store.tables import Base, ConfigRow, DatasetRow, EventRow, JobRow, ModelRow, utcnow
+from loralab.store.tables import (
+    AdapterRow,
+    Base,
+    ConfigRow,
+    DatasetRow,
+    EventRow,
+    JobRow,
+    ModelRow,
+    utcnow,
+)
 
 __all__ = [
+    "AdapterRow",
     "Base",
     "ConfigRow",
     "Database",
@@ -12,7 +22,10 @@ __all__ = [
     "EventRow",
     "JobRow",
     "ModelRow",
+    "as_utc",
     "migrate",
+    "new_id",
     "normalize_url",
+    "reading",
     "utcnow",
 ]

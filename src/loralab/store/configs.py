@@ -1,21 +1,33 @@
-"""Query functions for saved, named RunConfigs."""
+"""Query functions for saved, named RunConfigs.
+
+Each takes the caller's ``Session``; the service opens the transaction (``db.write()`` or
+``reading(db)``). A name that a concurrent save takes first raises ``IntegrityError`` at the
+flush or the commit; the service answers it with ``duplicate_name(name)``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from loralab.errors import Conflict, NotFound
-from loralab.store.datasets import new_id, reading
-from loralab.store.db import Database
+from loralab.store.db import new_id
 from loralab.store.tables import ConfigRow
 
-__all__ = ["create_config", "delete_config", "get_config", "list_configs", "update_config"]
+__all__ = [
+    "create_config",
+    "delete_config",
+    "duplicate_name",
+    "get_config",
+    "list_configs",
+    "update_config",
+]
 
 
-def _duplicate(name: str) -> Conflict:
+def duplicate_name(name: str) -> Conflict:
+    """The 409 for a config name that is taken."""
     return Conflict(
         f"A saved config named '{name}' already exists.",
         code="duplicate_name",
@@ -27,7 +39,7 @@ def _not_found(config_id: str) -> NotFound:
     return NotFound(f"Saved config '{config_id}' does not exist.", code="config_not_found")
 
 
-def _name_taken(session, name: str, except_id: str | None = None) -> bool:
+def _name_taken(session: Session, name: str, except_id: str | None = None) -> bool:
     stmt = select(func.count()).select_from(ConfigRow).where(ConfigRow.name == name)
     if except_id is not None:
         stmt = stmt.where(ConfigRow.id != except_id)
@@ -35,37 +47,32 @@ def _name_taken(session, name: str, except_id: str | None = None) -> bool:
 
 
 def create_config(
-    db: Database, *, name: str, config: dict[str, Any], description: str | None = None
+    session: Session, *, name: str, config: dict[str, Any], description: str | None = None
 ) -> ConfigRow:
     """Save a config under a new name (409 ``duplicate_name`` when the name is taken)."""
-    try:
-        with db.write() as session:
-            if _name_taken(session, name):
-                raise _duplicate(name)
-            row = ConfigRow(id=new_id(), name=name, config=config, description=description)
-            session.add(row)
-    except IntegrityError:  # a concurrent save won the unique constraint
-        raise _duplicate(name) from None
+    if _name_taken(session, name):
+        raise duplicate_name(name)
+    row = ConfigRow(id=new_id(), name=name, config=config, description=description)
+    session.add(row)
+    session.flush()
     return row
 
 
-def get_config(db: Database, config_id: str) -> ConfigRow:
+def get_config(session: Session, config_id: str) -> ConfigRow:
     """The saved config, or NotFound."""
-    with reading(db) as session:
-        row = session.get(ConfigRow, config_id)
+    row = session.get(ConfigRow, config_id)
     if row is None:
         raise _not_found(config_id)
     return row
 
 
-def list_configs(db: Database) -> list[ConfigRow]:
+def list_configs(session: Session) -> list[ConfigRow]:
     """Every saved config, by name."""
-    with reading(db) as session:
-        return list(session.scalars(select(ConfigRow).order_by(ConfigRow.name)))
+    return list(session.scalars(select(ConfigRow).order_by(ConfigRow.name)))
 
 
 def update_config(
-    db: Database,
+    session: Session,
     config_id: str,
     *,
     name: str,
@@ -73,25 +80,16 @@ def update_config(
     description: str | None = None,
 ) -> ConfigRow:
     """Replace a saved config's name, description and body."""
-    try:
-        with db.write() as session:
-            row = session.get(ConfigRow, config_id)
-            if row is None:
-                raise _not_found(config_id)
-            if name != row.name and _name_taken(session, name, except_id=config_id):
-                raise _duplicate(name)
-            row.name = name
-            row.config = config
-            row.description = description
-    except IntegrityError:
-        raise _duplicate(name) from None
+    row = get_config(session, config_id)
+    if name != row.name and _name_taken(session, name, except_id=config_id):
+        raise duplicate_name(name)
+    row.name = name
+    row.config = config
+    row.description = description
+    session.flush()
     return row
 
 
-def delete_config(db: Database, config_id: str) -> None:
+def delete_config(session: Session, config_id: str) -> None:
     """Delete a saved config, or NotFound."""
-    with db.write() as session:
-        row = session.get(ConfigRow, config_id)
-        if row is None:
-            raise _not_found(config_id)
-        session.delete(row)
+    session.delete(get_config(session, config_id))

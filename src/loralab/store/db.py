@@ -7,8 +7,10 @@ other instead of failing with "database is locked" halfway through a transaction
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from loralab.errors import InvalidRequest
 
-__all__ = ["Database", "normalize_url"]
+__all__ = ["Database", "as_utc", "new_id", "normalize_url", "reading"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -101,3 +103,29 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def new_id() -> str:
+    """A fresh 32-character hex id (every resource's primary key)."""
+    return uuid.uuid4().hex
+
+
+@contextmanager
+def reading(db: Database) -> Iterator[Session]:
+    """``db.read()`` whose rows stay usable after the block.
+
+    ``Database.read`` ends the transaction, which expires every loaded row; detaching them
+    first keeps their loaded values for the caller.
+    """
+    with db.read() as session:
+        try:
+            yield session
+        finally:
+            session.expunge_all()
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time loralab stores is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)

@@ -7,16 +7,14 @@ together with a ``status`` event in the same transaction, so the event stream an
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from loralab.store.db import Database
+from loralab.store.db import as_utc, new_id, reading
 from loralab.store.events import NewEvent, add_events, delete_events
 from loralab.store.tables import JobRow, utcnow
 
@@ -47,30 +45,8 @@ FINAL_STATUSES = ("completed", "stopped", "failed", "interrupted")
 RESUMABLE_STATUSES = ("stopped", "failed", "interrupted")
 
 
-def new_job_id() -> str:
-    """A fresh 32-character hex id."""
-    return uuid.uuid4().hex
-
-
-@contextmanager
-def reading(db: Database) -> Iterator[Session]:
-    """``db.read()`` whose rows stay usable after the block.
-
-    ``Database.read`` ends with a rollback, which expires every loaded row; detaching them
-    first keeps their loaded values for the caller.
-    """
-    with db.read() as session:
-        try:
-            yield session
-        finally:
-            session.expunge_all()
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every time we store is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=timezone.utc)
+# Kept under the old names for callers that read jobs.
+new_job_id = new_id
 
 
 def add_job(
@@ -81,6 +57,8 @@ def add_job(
     config: dict[str, Any],
     name: str | None = None,
     dataset_id: str | None = None,
+    adapter_id: str | None = None,
+    parent_id: str | None = None,
     output_dir: str | None = None,
 ) -> JobRow:
     """Insert a queued job and its first ``status`` event."""
@@ -91,6 +69,8 @@ def add_job(
         status="queued",
         config=config,
         dataset_id=dataset_id,
+        adapter_id=adapter_id,
+        parent_id=parent_id,
         output_dir=output_dir,
         cancel_requested=False,
         resume_requested=False,
@@ -114,12 +94,18 @@ def lock_job(session: Session, job_id: str) -> JobRow | None:
     return session.scalars(query).first()
 
 
-def list_jobs(session: Session, status: str | None = None) -> list[JobRow]:
-    """Jobs, newest first, optionally with one status."""
+def list_jobs(
+    session: Session,
+    status: str | None = None,
+    *,
+    kinds: Sequence[str] | None = None,
+    exclude_kinds: Sequence[str] | None = None,
+) -> list[JobRow]:
+    """Jobs, newest first, optionally with one status and of (or not of) some kinds."""
     query = select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id)
     if status:
         query = query.where(JobRow.status == status)
-    return list(session.scalars(query))
+    return list(session.scalars(_kind_filter(query, kinds, exclude_kinds)))
 
 
 def running_jobs(session: Session) -> list[JobRow]:

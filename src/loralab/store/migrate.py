@@ -22,8 +22,26 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(db: Database) -> None:
-    """Bring the schema to the newest revision; safe to call from several processes."""
+    """Bring the schema to the newest revision; safe to call from several processes.
+
+    On SQLite foreign keys are off while it runs: Alembic's batch mode rebuilds a table by
+    copying it and dropping the old one, and with foreign keys on that drop fires every
+    ``ON DELETE CASCADE`` pointing at it (a copy of ``jobs`` would empty ``job_events``). The
+    keys are checked before the migration commits.
+    """
     cfg = alembic_config(db.url)
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with db.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection if db.is_sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")  # outside a transaction, or it is ignored
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if raw is not None:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")

@@ -1,96 +1,60 @@
-"""Query functions for registered models: local folders and adapters from finished jobs."""
+"""Query functions for registered base models (local folders). Each takes the caller's Session;
+the service opens the transaction."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from loralab.errors import Conflict, NotFound
-from loralab.store.datasets import new_id, reading
-from loralab.store.db import Database
-from loralab.store.tables import JobRow, ModelRow
+from loralab.store.db import new_id
+from loralab.store.tables import ModelRow
 
-__all__ = [
-    "completed_jobs",
-    "create_model",
-    "delete_model",
-    "get_job",
-    "get_model",
-    "list_models",
-]
+__all__ = ["add_model", "delete_model", "find_model_by_path", "get_model", "list_models"]
 
 
-def create_model(
-    db: Database,
-    *,
-    name: str,
-    kind: str,
-    path: str,
-    base_model: str | None = None,
-    job_id: str | None = None,
-    info: dict[str, Any] | None = None,
+def find_model_by_path(session: Session, path: str) -> ModelRow | None:
+    """The model registered for the folder ``path``, or None."""
+    return session.scalars(select(ModelRow).where(ModelRow.path == path)).first()
+
+
+def add_model(
+    session: Session, *, name: str, path: str, info: dict[str, Any] | None = None
 ) -> ModelRow:
-    """Register a model. A local folder can be registered once (409 ``model_exists``)."""
-    with db.write() as session:
-        existing = session.scalars(
-            select(ModelRow).where(ModelRow.kind == kind, ModelRow.path == path)
-        ).first()
-        if existing is not None:
-            raise Conflict(
-                f"{path} is already registered as '{existing.name}'.",
-                code="model_exists",
-                fix=f"Use model:{existing.id}.",
-            )
-        row = ModelRow(
-            id=new_id(),
-            name=name,
-            kind=kind,
-            path=path,
-            base_model=base_model,
-            job_id=job_id,
-            info=info,
+    """Register a local model folder; a folder can be registered once (409 ``model_exists``)."""
+    existing = find_model_by_path(session, path)
+    if existing is not None:
+        raise Conflict(
+            f"{path} is already registered as '{existing.name}'.",
+            code="model_exists",
+            fix=f"Use model:{existing.id}.",
         )
-        session.add(row)
+    row = ModelRow(id=new_id(), name=name, kind="local", path=path, info=info)
+    session.add(row)
+    session.flush()
     return row
 
 
-def get_model(db: Database, model_id: str) -> ModelRow | None:
+def get_model(session: Session, model_id: str) -> ModelRow | None:
     """The registered model, or None."""
-    with reading(db) as session:
-        return session.get(ModelRow, model_id)
+    return session.get(ModelRow, model_id)
 
 
-def list_models(db: Database, kind: str | None = None) -> list[ModelRow]:
-    """Registered models (optionally of one kind), newest first."""
-    stmt = select(ModelRow).order_by(ModelRow.created_at.desc(), ModelRow.id)
-    if kind is not None:
-        stmt = stmt.where(ModelRow.kind == kind)
-    with reading(db) as session:
-        return list(session.scalars(stmt))
-
-
-def delete_model(db: Database, model_id: str) -> None:
-    """Forget a registered model (its files stay where they are)."""
-    with db.write() as session:
-        row = session.get(ModelRow, model_id)
-        if row is None:
-            raise NotFound(f"Model '{model_id}' does not exist.", code="model_not_found")
-        session.delete(row)
-
-
-def completed_jobs(db: Database) -> list[JobRow]:
-    """Completed jobs that wrote an output folder, newest first."""
+def list_models(session: Session) -> list[ModelRow]:
+    """Registered local models, newest first."""
     stmt = (
-        select(JobRow)
-        .where(JobRow.status == "completed", JobRow.output_dir.is_not(None))
-        .order_by(JobRow.finished_at.desc(), JobRow.created_at.desc())
+        select(ModelRow)
+        .where(ModelRow.kind == "local")
+        .order_by(ModelRow.created_at.desc(), ModelRow.id)
     )
-    with reading(db) as session:
-        return list(session.scalars(stmt))
+    return list(session.scalars(stmt))
 
 
-def get_job(db: Database, job_id: str) -> JobRow | None:
-    """A job row by id (read-only use: adapters are found through their job)."""
-    with reading(db) as session:
-        return session.get(JobRow, job_id)
+def delete_model(session: Session, model_id: str) -> None:
+    """Forget a registered model (its files stay where they are); 404 ``model_not_found``."""
+    row = session.get(ModelRow, model_id)
+    if row is None:
+        raise NotFound(f"Model '{model_id}' does not exist.", code="model_not_found")
+    session.delete(row)

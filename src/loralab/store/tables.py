@@ -20,7 +20,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "ConfigRow", "DatasetRow", "EventRow", "JobRow", "ModelRow", "utcnow"]
+__all__ = [
+    "AdapterRow",
+    "Base",
+    "ConfigRow",
+    "DatasetRow",
+    "EventRow",
+    "JobRow",
+    "ModelRow",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -46,8 +55,13 @@ class DatasetRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|ready|invalid
     format: Mapped[str | None] = mapped_column(String(32))
     field_mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Whether the person chose the format and mapping; until then detection runs afresh.
+    mapping_chosen: Mapped[bool] = mapped_column(Boolean, default=False)
+    system_prompt: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # Why it is invalid, as FieldProblem.to_dict() entries.
+    problems: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     row_count: Mapped[int | None] = mapped_column(Integer)
     fingerprint: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -60,13 +74,28 @@ class JobRow(Base):
     __tablename__ = "jobs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), default="train")  # train | validate | ...
+    # A kind from loralab.jobs.registry (train, validate, demo_model, ...); `kind` indexes the
+    # runs list (train) apart from everything else.
+    kind: Mapped[str] = mapped_column(String(16), default="train", index=True)
     name: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    # The kind's spec, validated and resolved at submit time (a RunConfig for train).
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What the work produced, for the kind to describe (train: {"adapter_id": ...}).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # What it refers to: the dataset it reads, the adapter it starts from or works on, the job
+    # it belongs to (an evaluation of a run, a retry).
     dataset_id: Mapped[str | None] = mapped_column(
         ForeignKey("datasets.id", ondelete="SET NULL"), index=True
     )
+    adapter_id: Mapped[str | None] = mapped_column(
+        ForeignKey("adapters.id", ondelete="SET NULL", use_alter=True), index=True
+    )
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
+    # The GPUs a device-bound job is pinned to (its CUDA_VISIBLE_DEVICES), e.g. "0" or "2,3".
+    devices: Mapped[str | None] = mapped_column(String(64))
     output_dir: Mapped[str | None] = mapped_column(String(1024))
     pid: Mapped[int | None] = mapped_column(Integer)
     exit_code: Mapped[int | None] = mapped_column(Integer)
@@ -129,4 +158,29 @@ class ModelRow(Base):
     base_model: Mapped[str | None] = mapped_column(String(1024))
     job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AdapterRow(Base):
+    """A LoRA adapter: made by a training run, promoted from a checkpoint, or registered."""
+
+    __tablename__ = "adapters"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16))  # training | checkpoint | external
+    path: Mapped[str] = mapped_column(String(1024), unique=True)
+    # What a worker loads the adapter onto: a hub id or a local folder.
+    base_model: Mapped[str] = mapped_column(String(1024))
+    # The reference a person used for it (model:<id> or a hub id), when there was one.
+    base_ref: Mapped[str | None] = mapped_column(String(1024))
+    job_id: Mapped[str | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
+    step: Mapped[int | None] = mapped_column(Integer)
+    method: Mapped[str | None] = mapped_column(String(16))
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    files: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    info: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # rank, alpha, target modules
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -55,6 +55,8 @@ def hardware_summary() -> dict[str, Any]:
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        # The GPUs the server pinned this job to (None when it ran outside the server or on CPU).
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
     }
     try:
         import psutil

@@ -79,9 +79,17 @@ def run_sft(
     data_facts["eval_examples"] = len(eval_data.dataset) if eval_data else 0
     timings["tokenize"] = time.monotonic() - mark
 
-    # 4. LoRA and trainer. SFTTrainer wraps the model with PEFT, seeding first.
+    # 4. LoRA and trainer. SFTTrainer wraps the model with PEFT, seeding first; an adapter to
+    # continue is loaded trainable instead.
     from transformers import PrinterCallback
     from trl import SFTTrainer
+
+    peft_config = build_lora_config(config.lora)
+    if config.model.adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, config.model.adapter, is_trainable=True)
+        peft_config = None
 
     prior = read_marker(resume_from) if resume_from else {}
     clock = StepClock(prior_elapsed=float(prior.get("elapsed_seconds", 0.0)))
@@ -110,7 +118,7 @@ def run_sft(
             train_dataset=train_data.dataset,
             eval_dataset=eval_data.dataset if eval_data else None,
             processing_class=tokenizer,
-            peft_config=build_lora_config(config.lora),
+            peft_config=peft_config,
             callbacks=[stop_cb, ckpt_cb, progress_cb],
         )
     trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; our reporter shows progress

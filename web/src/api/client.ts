@@ -49,3 +49,14 @@ export function wsUrl(path: string, params: Record<string, string | number> = {}
   if (token) url.searchParams.set('token', token)
   return url.toString()
 }
+
+/**
+ * An absolute URL for a plain link to an API path (a download), with `?token=` when the tab
+ * has a token: a link cannot send the Authorization header. On loopback there is none.
+ */
+export function apiHref(path: string): string {
+  const url = new URL(path, window.location.origin)
+  const token = apiToken()
+  if (token) url.searchParams.set('token', token)
+  return url.toString()
+}

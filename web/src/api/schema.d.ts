@@ -203,7 +203,7 @@ export interface paths {
         };
         /**
          * List Models
-         * @description Registered local models and the adapters of completed jobs.
+         * @description Registered local models (adapters: /api/adapters).
          */
         get: operations["list_models_api_models_get"];
         put?: never;
@@ -229,7 +229,8 @@ export interface paths {
         put?: never;
         /**
          * Make Demo Model
-         * @description Build and register a tiny demo model (offline, seconds); asking again returns it.
+         * @description The tiny demo model: 200 with it when built, else 202 with the `demo_model` job that
+         *     builds it (offline, seconds); follow the job, its result holds `model_id`.
          */
         post: operations["make_demo_model_api_models_demo_post"];
         delete?: never;
@@ -247,7 +248,7 @@ export interface paths {
         };
         /**
          * Get Model
-         * @description One registered model or adapter.
+         * @description One registered model.
          */
         get: operations["get_model_api_models__model_id__get"];
         put?: never;
@@ -257,6 +258,110 @@ export interface paths {
          * @description Forget a registered local model (its files stay where they are).
          */
         delete: operations["delete_model_api_models__model_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/adapters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Adapters
+         * @description Every adapter, newest first.
+         */
+        get: operations["list_adapters_api_adapters_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/adapters/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register Adapter
+         * @description Register a PEFT adapter folder on the server, checked against its base model.
+         */
+        post: operations["register_adapter_api_adapters_register_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/adapters/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Promote Checkpoint
+         * @description Keep a complete checkpoint of a training run as an adapter.
+         */
+        post: operations["promote_checkpoint_api_adapters_promote_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/adapters/{adapter_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Adapter
+         * @description One adapter (404 `adapter_not_found`).
+         */
+        get: operations["get_adapter_api_adapters__adapter_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Adapter
+         * @description Delete the adapter and the files loralab made for it (409 `adapter_in_use`).
+         */
+        delete: operations["delete_adapter_api_adapters__adapter_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/adapters/{adapter_id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Adapter
+         * @description The adapter's files as a zip (PEFT's `from_pretrained` loads the unzipped folder).
+         */
+        get: operations["download_adapter_api_adapters__adapter_id__download_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -363,15 +468,36 @@ export interface paths {
         };
         /**
          * List Jobs
-         * @description Jobs, newest first.
+         * @description Jobs, newest first (`?kind=train` for the training runs).
          */
         get: operations["list_jobs_api_jobs_get"];
         put?: never;
         /**
          * Submit Job
-         * @description Queue a training run (422 `invalid_config` with field paths when the config is wrong).
+         * @description Queue a job, a training run by default (422 `invalid_config` with field paths when the
+         *     config is wrong, 422 `unknown_job_kind` for a kind that cannot be submitted).
          */
         post: operations["submit_job_api_jobs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/kinds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Job Kinds
+         * @description Every kind of job: what it needs, where its outputs live, what it refers to.
+         */
+        get: operations["job_kinds_api_jobs_kinds_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -537,6 +663,98 @@ export interface components {
             reason: string;
         };
         /**
+         * Adapter
+         * @description A LoRA adapter the server knows.
+         */
+        Adapter: {
+            /**
+             * Id
+             * @description Use as adapter:<id> wherever a model is taken.
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "training" | "checkpoint" | "external";
+            /** Path */
+            path: string;
+            /**
+             * Base Model
+             * @description What it is loaded onto: a hub id or a local folder.
+             */
+            base_model: string;
+            /**
+             * Base Ref
+             * @description The base model as a reference (model:<id>).
+             */
+            base_ref: string | null;
+            /**
+             * Job Id
+             * @description The training run it came from.
+             */
+            job_id: string | null;
+            /** Step */
+            step: number | null;
+            /** Method */
+            method: string | null;
+            /** Metrics */
+            metrics: {
+                [key: string]: unknown;
+            } | null;
+            /** Size Bytes */
+            size_bytes: number;
+            /** Files */
+            files: components["schemas"]["AdapterFile"][];
+            /**
+             * Info
+             * @description Rank, alpha and target modules.
+             */
+            info: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * In Use By
+             * @description Queued or running jobs that use it.
+             */
+            in_use_by: string[];
+        };
+        /**
+         * AdapterFile
+         * @description One file of an adapter.
+         */
+        AdapterFile: {
+            /** Name */
+            name: string;
+            /** Size Bytes */
+            size_bytes: number;
+        };
+        /**
+         * AdapterRegistration
+         * @description A PEFT adapter folder on the server to register.
+         */
+        AdapterRegistration: {
+            /**
+             * Path
+             * @description Absolute path of the folder.
+             */
+            path: string;
+            /**
+             * Base Model
+             * @description Its base model: model:<id> or a hub id.
+             */
+            base_model: string;
+            /** Name */
+            name?: string | null;
+        };
+        /**
          * ArchDims
          * @description The sizes that decide parameter count and memory use.
          */
@@ -658,6 +876,18 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /**
+         * CheckpointPromotion
+         * @description A complete checkpoint of a training run to keep as an adapter.
+         */
+        CheckpointPromotion: {
+            /** Job Id */
+            job_id: string;
+            /** Step */
+            step: number;
+            /** Name */
+            name?: string | null;
         };
         /** CpuStatus */
         CpuStatus: {
@@ -842,6 +1072,29 @@ export interface components {
             /** System Prompt */
             system_prompt?: string | null;
         };
+        /**
+         * DemoModelBuild
+         * @description The demo model when it is ready, else the ``demo_model`` job that builds it.
+         */
+        DemoModelBuild: {
+            /** @description The registered demo model, once built. */
+            model: components["schemas"]["Model"] | null;
+            /** @description The queued or running build; follow it to completion. */
+            job: components["schemas"]["Job"] | null;
+        };
+        /**
+         * DemoModelSpec
+         * @description Which tiny demo model to build.
+         */
+        DemoModelSpec: {
+            /**
+             * Arch
+             * @description The real architecture the tiny model is a small copy of.
+             * @default qwen2
+             * @enum {string}
+             */
+            arch: "qwen2" | "llama";
+        };
         /** DiskStatus */
         DiskStatus: {
             /**
@@ -959,19 +1212,46 @@ export interface components {
             /** Kind */
             kind: string;
             /**
+             * Kind Title
+             * @description How people call this kind of job.
+             */
+            kind_title: string;
+            /**
              * Status
              * @description queued, running, completed, stopped, failed, interrupted
              */
             status: string;
             /**
              * Config
-             * @description The resolved config the worker runs.
+             * @description The resolved spec the worker runs.
              */
             config: {
                 [key: string]: unknown;
             };
+            /**
+             * Result
+             * @description What the work produced (train: adapter_id; demo_model: model_id).
+             */
+            result: {
+                [key: string]: unknown;
+            } | null;
             /** Dataset Id */
             dataset_id: string | null;
+            /**
+             * Adapter Id
+             * @description The adapter the job starts from or works on.
+             */
+            adapter_id: string | null;
+            /**
+             * Parent Id
+             * @description The job this one belongs to.
+             */
+            parent_id: string | null;
+            /**
+             * Devices
+             * @description The GPUs it is pinned to (CUDA_VISIBLE_DEVICES).
+             */
+            devices: string | null;
             /** Step */
             step: number | null;
             /** Total Steps */
@@ -996,6 +1276,11 @@ export interface components {
             /** Cancel Requested */
             cancel_requested: boolean;
             /**
+             * Resumable
+             * @description Its kind can resume after a stop or failure.
+             */
+            resumable: boolean;
+            /**
              * Created At
              * Format: date-time
              */
@@ -1009,15 +1294,61 @@ export interface components {
         };
         /**
          * JobCreate
-         * @description A run to queue: the RunConfig and an optional label.
+         * @description A job to queue: its kind, the kind's spec (a RunConfig for ``train``) and a label.
          */
         JobCreate: {
-            config: components["schemas"]["RunConfig"];
+            /**
+             * Kind
+             * @description The kind of job (see GET /api/jobs/kinds).
+             * @default train
+             */
+            kind: string;
+            /**
+             * Config
+             * @description The kind's spec; for `train` a RunConfig (see /api/schema/run-config).
+             */
+            config: {
+                [key: string]: unknown;
+            };
             /**
              * Name
              * @description A label for the job.
              */
             name?: string | null;
+        };
+        /**
+         * JobKindInfo
+         * @description A kind of job, as the registry declares it.
+         */
+        JobKindInfo: {
+            /** Name */
+            name: string;
+            /** Title */
+            title: string;
+            /** Description */
+            description: string;
+            /**
+             * Device
+             * @description Needs a GPU; pinned to its own through CUDA_VISIBLE_DEVICES.
+             */
+            device: boolean;
+            /**
+             * Outputs
+             * @description The folder under the data dir that holds its outputs.
+             */
+            outputs: string;
+            /** Resumable */
+            resumable: boolean;
+            /**
+             * Refers To
+             * @description What a job of this kind may point at.
+             */
+            refers_to: string[];
+            /**
+             * Submittable
+             * @description Accepted from POST /api/jobs (else server-started).
+             */
+            submittable: boolean;
         };
         /**
          * JobLogs
@@ -1204,7 +1535,7 @@ export interface components {
         };
         /**
          * Model
-         * @description A model the server knows: a registered local folder, or an adapter a job trained.
+         * @description A base model the server knows: a registered local folder.
          */
         Model: {
             /**
@@ -1216,21 +1547,11 @@ export interface components {
             name: string;
             /**
              * Kind
-             * @enum {string}
+             * @constant
              */
-            kind: "local" | "adapter";
+            kind: "local";
             /** Path */
             path: string;
-            /**
-             * Base Model
-             * @description The base model an adapter was trained on.
-             */
-            base_model: string | null;
-            /**
-             * Job Id
-             * @description The job that trained an adapter.
-             */
-            job_id: string | null;
             /**
              * Info
              * @description What the folder holds.
@@ -1293,16 +1614,19 @@ export interface components {
              * @description A Jinja chat template that replaces the model's own (for base models without one).
              */
             chat_template?: string | null;
+            /**
+             * Adapter
+             * @description A LoRA adapter folder to continue training (its own rank and modules are kept; the lora section is not used). The server fills it from model.name_or_path: adapter:<id>.
+             */
+            adapter?: string | null;
         };
         /**
          * ModelList
-         * @description Registered local models and trained adapters.
+         * @description Registered local models (adapters are listed at /api/adapters).
          */
         ModelList: {
             /** Local */
             local: components["schemas"]["Model"][];
-            /** Adapters */
-            adapters: components["schemas"]["Model"][];
         };
         /**
          * ModelRegistration
@@ -1400,7 +1724,10 @@ export interface components {
             model: components["schemas"]["ModelConfig"];
             data: components["schemas"]["DataConfig"];
             lora?: components["schemas"]["LoraConfig"];
-            /** Train */
+            /**
+             * Train
+             * @description How to train. `method` picks the training method (sft when left out); each method adds its own fields to the shared ones.
+             */
             train?: components["schemas"]["SFTConfig"];
             output?: components["schemas"]["OutputConfig"];
             /**
@@ -1410,7 +1737,7 @@ export interface components {
             name?: string | null;
         };
         /**
-         * SFTConfig
+         * Supervised fine-tuning (SFT)
          * @description Supervised fine-tuning on conversations.
          */
         SFTConfig: {
@@ -1522,10 +1849,8 @@ export interface components {
              */
             cpu_threads?: number | null;
             /**
-             * Method
-             * @description Training method.
-             * @default sft
-             * @constant
+             * @description Training method. (enum property replaced by openapi-typescript)
+             * @enum {string}
              */
             method: "sft";
             /**
@@ -1643,19 +1968,6 @@ export interface components {
             verdict: string;
             /** Accelerators */
             accelerators: components["schemas"]["AcceleratorStatus"][];
-        };
-        /**
-         * TinyModelRequest
-         * @description Which tiny demo model to build.
-         */
-        TinyModelRequest: {
-            /**
-             * Arch
-             * @description The real architecture the tiny model is a small copy of.
-             * @default qwen2
-             * @enum {string}
-             */
-            arch: "qwen2" | "llama";
         };
         /** ValidationError */
         ValidationError: {
@@ -2145,7 +2457,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["TinyModelRequest"];
+                "application/json": components["schemas"]["DemoModelSpec"];
             };
         };
         responses: {
@@ -2155,7 +2467,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Model"];
+                    "application/json": components["schemas"]["DemoModelBuild"];
+                };
+            };
+            /** @description The build job was queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DemoModelBuild"];
                 };
             };
             /** @description Validation Error */
@@ -2219,6 +2540,186 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_adapters_api_adapters_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Adapter"][];
+                };
+            };
+        };
+    };
+    register_adapter_api_adapters_register_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdapterRegistration"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Adapter"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    promote_checkpoint_api_adapters_promote_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckpointPromotion"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Adapter"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_adapter_api_adapters__adapter_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The adapter's id. */
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Adapter"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_adapter_api_adapters__adapter_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The adapter's id. */
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    download_adapter_api_adapters__adapter_id__download_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The adapter's id. */
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The adapter's files. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
             };
             /** @description Validation Error */
             422: {
@@ -2431,8 +2932,12 @@ export interface operations {
     list_jobs_api_jobs_get: {
         parameters: {
             query?: {
-                /** @description Only jobs with this status. */
+                /** @description Only this status. */
                 status?: string | null;
+                /** @description Only these kinds (comma-separated). */
+                kind?: string | null;
+                /** @description Not these kinds (comma-separated). */
+                exclude_kind?: string | null;
             };
             header?: never;
             path?: never;
@@ -2489,6 +2994,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    job_kinds_api_jobs_kinds_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobKindInfo"][];
                 };
             };
         };

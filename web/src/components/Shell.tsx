@@ -70,7 +70,7 @@ function SystemStatus({ system }: { system: SystemInfo }) {
 }
 
 function Sidebar() {
-  const { jobs, error, connection } = useJobs()
+  const { runs: jobs, error, connection } = useJobs()
   return (
     <nav className="sidebar" aria-label="Runs">
       <div className="sidebar-head">
@@ -132,6 +132,8 @@ export function Shell() {
           <NavLink to="/new">New run</NavLink>
           <NavLink to="/datasets">Datasets</NavLink>
           <NavLink to="/models">Models</NavLink>
+          <NavLink to="/adapters">Adapters</NavLink>
+          <NavLink to="/jobs">Jobs</NavLink>
           <NavLink to="/configs">Configs</NavLink>
         </nav>
         {system.data ? <SystemStatus system={system.data} /> : system.error ? <span className="sysbar badge bad">{system.error.detail}</span> : <Skeleton width={360} height={18} style={{ marginLeft: 'auto' }} />}

@@ -24,7 +24,7 @@ export interface JsonSchema {
   minLength?: number
   maxLength?: number
   examples?: unknown[]
-  discriminator?: unknown
+  discriminator?: { propertyName: string; mapping?: Record<string, string> }
 }
 
 export type FieldKind = 'integer' | 'number' | 'boolean' | 'enum' | 'string' | 'list' | 'map' | 'other'
@@ -47,6 +47,32 @@ export interface FieldSpec {
   maxLength?: number
   /** For a list that may also be one literal string, e.g. target_modules: list | 'all-linear'. */
   literal?: string
+  /** A field of some members of a discriminated union only: it applies while `path` is one of `values`. */
+  onlyWhen?: { path: string; values: string[] }
+}
+
+/** One member of a discriminated union (a training method): its tag, label, help and own fields. */
+export interface Variant {
+  tag: string
+  title: string
+  description: string
+  /** Every property of the member, the discriminator included. */
+  keys: string[]
+  /** The member's own fields: those not every member has. */
+  fields: FieldSpec[]
+}
+
+/** A section that is a discriminated union (`train`, by `method`). */
+export interface VariantUnion {
+  section: string
+  /** The discriminator's path, e.g. `train.method`, and its key, `method`. */
+  path: string
+  key: string
+  description: string
+  /** In the schema's order; the first is the default (a section without the key is the first). */
+  variants: Variant[]
+  /** The keys every member has (the discriminator left out), in the first member's order. */
+  shared: string[]
 }
 
 export function deref(root: JsonSchema, node: JsonSchema | undefined): JsonSchema {
@@ -57,9 +83,9 @@ export function deref(root: JsonSchema, node: JsonSchema | undefined): JsonSchem
       cur = { ...(root.$defs?.[name] ?? {}), ...withoutRef(cur) }
       continue
     }
-    // A discriminated union with one member (train: SFT today) reads as that member.
+    // A union of one model (not a discriminated one: see unionOf) reads as that model.
     const union = cur.oneOf ?? (cur.anyOf && cur.anyOf.filter((s) => s.type !== 'null'))
-    if (union && union.length === 1 && (union[0].$ref || union[0].properties)) {
+    if (!cur.discriminator && union && union.length === 1 && (union[0].$ref || union[0].properties)) {
       cur = { ...union[0], description: cur.description ?? union[0].description }
       continue
     }
@@ -137,8 +163,99 @@ export function fieldFromSchema(root: JsonSchema, path: string, raw: JsonSchema,
   }
 }
 
+/**
+ * The section as a discriminated union (`oneOf` + `discriminator: {propertyName, mapping}`), or null
+ * when it is a plain section. Each member's tag is its discriminator `const` (or its mapping key).
+ */
+export function unionOf(root: JsonSchema, section: string): VariantUnion | null {
+  const node = deref(root, root.properties?.[section])
+  const disc = node.discriminator
+  if (!disc?.propertyName || !node.oneOf?.length) return null
+  const key = disc.propertyName
+  const byRef = new Map(Object.entries(disc.mapping ?? {}).map(([tag, ref]) => [ref, tag]))
+  const members = node.oneOf.map((raw) => {
+    const member = deref(root, raw)
+    const prop = deref(root, member.properties?.[key])
+    const tag = String(prop.const ?? prop.enum?.[0] ?? (raw.$ref ? byRef.get(raw.$ref) : undefined) ?? prop.default ?? '')
+    return { raw: member, tag }
+  })
+  const keys = members.map((m) => Object.keys(m.raw.properties ?? {}))
+  const shared = keys[0].filter((k) => k !== key && keys.every((ks) => ks.includes(k)))
+  const path = `${section}.${key}`
+  const variants: Variant[] = members.map((m, i) => {
+    const required = new Set(m.raw.required ?? [])
+    const fields = keys[i]
+      .filter((k) => k !== key && !shared.includes(k))
+      .map((k) => ({
+        ...fieldFromSchema(root, `${section}.${k}`, m.raw.properties?.[k] ?? {}, required.has(k)),
+        onlyWhen: { path, values: members.filter((_, j) => keys[j].includes(k)).map((o) => o.tag) },
+      }))
+    return { tag: m.tag, title: m.raw.title ?? m.tag, description: m.raw.description ?? '', keys: keys[i], fields }
+  })
+  return { section, path, key, description: node.description ?? '', variants, shared }
+}
+
+/** The discriminator as a field (an enum of the tags, the first as default), then the shared and own fields. */
+function unionFields(root: JsonSchema, union: VariantUnion): FieldSpec[] {
+  const first = deref(root, deref(root, root.properties?.[union.section]).oneOf?.[0])
+  const required = new Set(first.required ?? [])
+  const pick: FieldSpec = {
+    ...fieldFromSchema(root, union.path, first.properties?.[union.key] ?? {}, false),
+    title: TITLES[union.key] ?? humanTitle(union.key),
+    description: union.description,
+    kind: 'enum',
+    options: union.variants.map((v) => v.tag),
+    default: union.variants[0].tag,
+    required: false,
+    nullable: false,
+  }
+  const shared = union.shared.map((k) => fieldFromSchema(root, `${union.section}.${k}`, first.properties?.[k] ?? {}, required.has(k)))
+  const own = new Map<string, FieldSpec>()
+  for (const v of union.variants) for (const f of v.fields) if (!own.has(f.path)) own.set(f.path, f)
+  return [pick, ...shared, ...own.values()]
+}
+
+/** Whether a field applies to the config as it is (a method's own field applies to that method only). */
+export function applies(spec: FieldSpec, config: unknown): boolean {
+  if (!spec.onlyWhen) return true
+  return spec.onlyWhen.values.includes(String(getPath(config, spec.onlyWhen.path)))
+}
+
+/**
+ * The config with `tag` chosen in a union section: the shared fields keep their values, the
+ * fields of the other members go (the server refuses unknown keys), the new member's own fields
+ * start at their defaults unless already set, and the discriminator is set.
+ */
+export function selectVariant<T extends object>(root: JsonSchema, config: T, section: string, tag: string): T {
+  const union = unionOf(root, section)
+  const target = union?.variants.find((v) => v.tag === tag)
+  if (!union || !target) return config
+  const cfg = config as Record<string, unknown>
+  const current: Record<string, unknown> = { ...((cfg[section] as Record<string, unknown> | undefined) ?? {}) }
+  const memberKeys = new Set(union.variants.flatMap((v) => v.keys))
+  for (const k of Object.keys(current)) if (memberKeys.has(k) && !target.keys.includes(k)) delete current[k]
+  for (const f of target.fields) if (current[f.key] === undefined && f.default !== undefined) current[f.key] = structuredClone(f.default)
+  current[union.key] = tag
+  return { ...cfg, [section]: current } as T
+}
+
+/** Every union section made consistent with the member it names (the first when it names none). */
+export function fitVariants<T extends object>(root: JsonSchema, config: T): T {
+  let out = config
+  for (const section of Object.keys(root.properties ?? {})) {
+    const union = unionOf(root, section)
+    if (!union) continue
+    const tag = getPath(out, union.path)
+    if (tag === undefined || tag === null) out = selectVariant(root, out, section, union.variants[0].tag)
+    else if (union.variants.some((v) => v.tag === tag)) out = selectVariant(root, out, section, String(tag))
+  }
+  return out
+}
+
 /** The fields of one section (`model`, `data`, `lora`, `train`, `output`), in schema order. */
 export function sectionFields(root: JsonSchema, section: string): FieldSpec[] {
+  const union = unionOf(root, section)
+  if (union) return unionFields(root, union)
   const sect = deref(root, root.properties?.[section])
   const required = new Set(sect.required ?? [])
   return Object.entries(sect.properties ?? {}).map(([key, node]) =>
@@ -146,12 +263,15 @@ export function sectionFields(root: JsonSchema, section: string): FieldSpec[] {
   )
 }
 
-/** Every field of the config, by path. */
+/**
+ * Every field of the config, by path. A union section lists its discriminator, its shared fields
+ * and every member's own fields (each with `onlyWhen`; see `applies`).
+ */
 export function allFields(root: JsonSchema): Map<string, FieldSpec> {
   const out = new Map<string, FieldSpec>()
   for (const [key, node] of Object.entries(root.properties ?? {})) {
     const resolved = deref(root, node)
-    if (resolved.properties) {
+    if (resolved.properties || unionOf(root, key)) {
       for (const f of sectionFields(root, key)) out.set(f.path, f)
     } else {
       out.set(key, fieldFromSchema(root, key, node, (root.required ?? []).includes(key)))
@@ -160,10 +280,15 @@ export function allFields(root: JsonSchema): Map<string, FieldSpec> {
   return out
 }
 
-/** A config holding every default the schema declares (required fields without one stay empty). */
+/**
+ * A config holding every default the schema declares (required fields without one stay empty).
+ * A union section gets its first member: its tag and its own fields' defaults.
+ */
 export function defaultConfig(root: JsonSchema): Record<string, Record<string, unknown> | unknown> {
   let out: Record<string, unknown> = {}
-  for (const f of allFields(root).values()) {
+  const fields = allFields(root)
+  for (const f of fields.values()) {
+    if (f.onlyWhen && !f.onlyWhen.values.includes(String(fields.get(f.onlyWhen.path)?.default))) continue
     const val = f.default !== undefined ? structuredClone(f.default) : f.kind === 'string' ? '' : undefined
     if (val !== undefined) out = setPath(out, f.path, val)
   }

@@ -1,5 +1,7 @@
-// The job list the sidebar and the runs page share: loaded once, then kept current by the
-// `/api/jobs/events` WebSocket; while that socket is down, a poll every few seconds instead.
+// The job list the sidebar, the runs page and the jobs page share: loaded once, then kept
+// current by the `/api/jobs/events` WebSocket; while that socket is down, a poll every few
+// seconds instead. One list of every kind (the socket reports every kind): `runs` are the
+// training runs, `others` the rest (dataset validation, demo model builds, ...).
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import { api, unwrap } from '../api/client'
 import { openStream, type Connection, type JobListEvent } from '../api/events'
@@ -7,7 +9,12 @@ import { problemOf, type Problem } from '../api/problem'
 import type { Job } from '../api/types'
 
 interface JobsState {
+  /** Every job, of any kind, newest first. */
   jobs: Job[] | undefined
+  /** Training runs only (kind `train`): what the runs list and the sidebar show. */
+  runs: Job[] | undefined
+  /** Every other kind: what the jobs page shows. */
+  others: Job[] | undefined
   error: Problem | null
   connection: Connection
   reload: () => Promise<void>
@@ -17,6 +24,8 @@ interface JobsState {
 
 const Ctx = createContext<JobsState | null>(null)
 const POLL_MS = 4000
+export const TRAIN = 'train'
+const ENDED = new Set(['completed', 'stopped', 'failed', 'interrupted'])
 
 export function JobsProvider({ children }: { children: ReactNode }) {
   const [jobs, setJobs] = useState<Job[] | undefined>(undefined)
@@ -57,6 +66,8 @@ export function JobsProvider({ children }: { children: ReactNode }) {
           void reload()
           return
         }
+        // An ended job has new fields (result, reason, metrics) the event does not carry.
+        if (ENDED.has(ev.status)) void reload()
         setJobs((list) =>
           list?.map((j) =>
             j.id === ev.job_id
@@ -81,7 +92,9 @@ export function JobsProvider({ children }: { children: ReactNode }) {
     return () => window.clearInterval(id)
   }, [connection, reload])
 
-  const value = useMemo(() => ({ jobs, error, connection, reload, upsert }), [jobs, error, connection, reload, upsert])
+  const runs = useMemo(() => jobs?.filter((j) => j.kind === TRAIN), [jobs])
+  const others = useMemo(() => jobs?.filter((j) => j.kind !== TRAIN), [jobs])
+  const value = useMemo(() => ({ jobs, runs, others, error, connection, reload, upsert }), [jobs, runs, others, error, connection, reload, upsert])
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>
 }
 

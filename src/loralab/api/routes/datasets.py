@@ -7,8 +7,11 @@ from starlette.concurrency import run_in_threadpool
 
 from loralab.api.deps import DbDep, SettingsDep
 from loralab.api.uploads import receive_upload
+from loralab.services import dataset_preview, dataset_updates
 from loralab.services import datasets as service
-from loralab.services.datasets import Dataset, DatasetPreview, DatasetUpdate, HubDatasetIn
+from loralab.services.dataset_preview import DatasetPreview
+from loralab.services.dataset_updates import DatasetUpdate
+from loralab.services.datasets import Dataset, HubDatasetIn
 from loralab.services.uploads import check_upload_name
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
@@ -94,7 +97,7 @@ def preview_dataset(
     ),
 ) -> DatasetPreview:
     """The first rows rendered as training sees them, with the trained-on text marked."""
-    return service.preview_dataset(
+    return dataset_preview.preview_dataset(
         db, settings, dataset_id, n=n, model=model, max_seq_length=max_seq_length
     )
 
@@ -104,7 +107,7 @@ def update_dataset(
     body: DatasetUpdate, db: DbDep, settings: SettingsDep, dataset_id: str = DatasetId
 ) -> Dataset:
     """Rename, or set the format, field mapping or system prompt (validates again)."""
-    return service.update_dataset(db, settings, dataset_id, body)
+    return dataset_updates.update_dataset(db, settings, dataset_id, body)
 
 
 @router.delete("/{dataset_id}", status_code=204)

@@ -1,5 +1,5 @@
-"""``/api/jobs``: submit, list, cancel, resume and delete runs; their metrics, logs, checkpoints
-and run card. The event WebSockets live in ``job_events``."""
+"""``/api/jobs``: submit, list, cancel, resume and delete jobs of every kind; their metrics, logs,
+checkpoints and run card. The event WebSockets live in ``job_events``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from loralab.api.routes import job_events
 from loralab.services import job_outputs
 from loralab.services import jobs as service
 from loralab.services.job_outputs import Checkpoint, JobLogs, JobMetrics
-from loralab.services.jobs import Job, JobCreate
+from loralab.services.jobs import Job, JobCreate, JobKindInfo
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 router.include_router(job_events.router)
@@ -22,17 +22,30 @@ JobId = Path(description="The job's id.", max_length=64)
 
 @router.post("", response_model=Job, status_code=201)
 def submit_job(body: JobCreate, db: DbDep, settings: SettingsDep) -> Job:
-    """Queue a training run (422 `invalid_config` with field paths when the config is wrong)."""
+    """Queue a job, a training run by default (422 `invalid_config` with field paths when the
+    config is wrong, 422 `unknown_job_kind` for a kind that cannot be submitted)."""
     return service.submit_job(db, settings, body)
 
 
 @router.get("", response_model=list[Job])
 def list_jobs(
     db: DbDep,
-    status: str | None = Query(default=None, description="Only jobs with this status."),
+    status: str | None = Query(default=None, max_length=32, description="Only this status."),
+    kind: str | None = Query(
+        default=None, max_length=200, description="Only these kinds (comma-separated)."
+    ),
+    exclude_kind: str | None = Query(
+        default=None, max_length=200, description="Not these kinds (comma-separated)."
+    ),
 ) -> list[Job]:
-    """Jobs, newest first."""
-    return service.list_jobs(db, status)
+    """Jobs, newest first (`?kind=train` for the training runs)."""
+    return service.list_jobs(db, status, kind=kind, exclude_kind=exclude_kind)
+
+
+@router.get("/kinds", response_model=list[JobKindInfo])
+def job_kinds() -> list[JobKindInfo]:
+    """Every kind of job: what it needs, where its outputs live, what it refers to."""
+    return service.job_kinds()
 
 
 @router.get("/{job_id}", response_model=Job)

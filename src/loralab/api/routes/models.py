@@ -1,8 +1,9 @@
-"""``/api/models``: the catalog, registered local models, trained adapters, memory estimates."""
+"""``/api/models``: the catalog, registered local models, the demo model, memory estimates."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import JSONResponse
 
 from loralab.api.deps import DbDep, SettingsDep
 from loralab.config import RunConfig
@@ -10,6 +11,7 @@ from loralab.models import MemoryEstimate
 from loralab.services import models as service
 from loralab.services.models import (
     CatalogModel,
+    DemoModelBuild,
     Model,
     ModelList,
     ModelRegistration,
@@ -37,7 +39,7 @@ def estimate_memory(config: RunConfig, db: DbDep, settings: SettingsDep) -> Memo
 
 @router.get("", response_model=ModelList)
 def list_models(db: DbDep) -> ModelList:
-    """Registered local models and the adapters of completed jobs."""
+    """Registered local models (adapters: /api/adapters)."""
     return service.list_models(db)
 
 
@@ -47,15 +49,22 @@ def register_model(body: ModelRegistration, db: DbDep) -> Model:
     return service.register_model(db, body)
 
 
-@router.post("/demo", response_model=Model)
-def make_demo_model(body: TinyModelRequest, db: DbDep, settings: SettingsDep) -> Model:
-    """Build and register a tiny demo model (offline, seconds); asking again returns it."""
-    return service.make_demo_model(db, settings, body)
+@router.post(
+    "/demo",
+    response_model=DemoModelBuild,
+    responses={202: {"model": DemoModelBuild, "description": "The build job was queued."}},
+)
+def make_demo_model(body: TinyModelRequest, db: DbDep, settings: SettingsDep):
+    """The tiny demo model: 200 with it when built, else 202 with the `demo_model` job that
+    builds it (offline, seconds); follow the job, its result holds `model_id`."""
+    build = service.make_demo_model(db, settings, body)
+    status = 200 if build.model is not None else 202
+    return JSONResponse(build.model_dump(mode="json"), status_code=status)
 
 
 @router.get("/{model_id}", response_model=Model)
 def get_model(db: DbDep, model_id: str = ModelId) -> Model:
-    """One registered model or adapter."""
+    """One registered model."""
     return service.get_model(db, model_id)
 
 

@@ -1,15 +1,18 @@
-import { useEffect, useMemo, useRef, useState } from 'react'
+import { useEffect, useMemo, useState } from 'react'
 import { Link, useNavigate, useParams } from 'react-router'
 import YAML from 'yaml'
 import { api, unwrap } from '../../api/client'
 import { PHASES, type Connection } from '../../api/events'
-import type { Checkpoint, Job } from '../../api/types'
+import type { Adapter, Checkpoint, Job } from '../../api/types'
 import { ErrorState, ProgressBar, Skeleton, SkeletonRows } from '../../components/States'
 import { StatusBadge } from '../../components/StatusBadge'
 import { useToasts } from '../../components/Toasts'
-import { fmtDuration, fmtInt, fmtNumber, fmtParams, fmtWhen, runLabel } from '../../lib/format'
+import { fmtBytes, fmtDuration, fmtInt, fmtNumber, fmtParams, fmtWhen, runLabel } from '../../lib/format'
 import { useResource, type Resource } from '../../lib/useResource'
 import { useJobs } from '../../state/jobs'
+import { AdapterFiles } from '../adapters/AdapterFiles'
+import { DownloadLink, KeyMetric, UseInRunButton } from '../adapters/common'
+import { LogTail } from './LogTail'
 import { RunCharts } from './RunCharts'
 import { useRunStream, type RunState } from './useRunStream'
 
@@ -183,57 +186,96 @@ function RunCard({ jobId, status }: { jobId: string; status: string }) {
   )
 }
 
-function LogTail({ logs }: { logs: RunState['logs'] }) {
-  const box = useRef<HTMLDivElement>(null)
-  const [follow, setFollow] = useState(true)
-  useEffect(() => {
-    if (follow && box.current) box.current.scrollTop = box.current.scrollHeight
-  }, [logs, follow])
-  return (
-    <section className="card" aria-label="Log">
-      <div className="card-head">
-        <h3>Log</h3>
-        <label className="check small right">
-          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> follow
-        </label>
-      </div>
-      <div className="logtail" ref={box} tabIndex={0} aria-label="Log lines" data-testid="log-tail">
-        {logs.length === 0 && <div className="ln debug">No log lines yet.</div>}
-        {logs.map((l) => (
-          <div key={l.seq} className={`ln ${l.level}`}>
-            <span style={{ opacity: 0.5 }}>{new Date(l.time).toLocaleTimeString()} </span>
-            {l.message}
-          </div>
-        ))}
-      </div>
-    </section>
-  )
-}
-
-function Checkpoints({ list }: { list: Resource<Checkpoint[]> }) {
+function Checkpoints({ list, jobId, adapters, onPromoted }: { list: Resource<Checkpoint[]>; jobId: string; adapters: Adapter[]; onPromoted: (a: Adapter) => void }) {
+  const toasts = useToasts()
+  const [promoting, setPromoting] = useState<number | null>(null)
+  const promoted = new Map(adapters.filter((a) => a.source === 'checkpoint' && a.step != null).map((a) => [a.step as number, a]))
+  const promote = async (step: number) => {
+    setPromoting(step)
+    try {
+      const a = await unwrap(api.POST('/api/adapters/promote', { body: { job_id: jobId, step } }))
+      onPromoted(a)
+      toasts.show(`Checkpoint ${step} is now the adapter “${a.name}”`, 'ok')
+    } catch (err) {
+      toasts.error(err)
+    } finally {
+      setPromoting(null)
+    }
+  }
   return (
     <section className="card" aria-label="Checkpoints">
       <div className="card-head">
         <h3>Checkpoints</h3>
-        <span className="right muted small">only complete ones can be resumed from</span>
+        <span className="right muted small">complete ones can be resumed from or promoted to an adapter</span>
       </div>
       {list.loading && <div className="card-body"><SkeletonRows rows={2} /></div>}
       {list.error && <div className="card-body"><ErrorState problem={list.error} onRetry={list.reload} /></div>}
       {list.data && list.data.length === 0 && <div className="card-body muted small">None yet. One is saved every “save steps” and when you stop the run.</div>}
       {list.data && list.data.length > 0 && (
         <table className="table" data-testid="checkpoints">
-          <thead><tr><th>Step</th><th>Folder</th><th>State</th><th>Saved</th></tr></thead>
+          <thead><tr><th>Step</th><th>Folder</th><th>State</th><th>Saved</th><th><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
-            {list.data.map((c) => (
-              <tr key={c.path_name}>
-                <td className="num" style={{ textAlign: 'left' }}>{c.step}</td>
-                <td className="mono small">{c.path_name}</td>
-                <td>{c.complete ? <span className="badge ok">complete</span> : <span className="badge warn">incomplete</span>}</td>
-                <td className="small muted">{fmtWhen(String(c.created_at))}</td>
-              </tr>
-            ))}
+            {list.data.map((c) => {
+              const adapter = promoted.get(c.step)
+              return (
+                <tr key={c.path_name} data-step={c.step}>
+                  <td className="num" style={{ textAlign: 'left' }}>{c.step}</td>
+                  <td className="mono small">{c.path_name}</td>
+                  <td>{c.complete ? <span className="badge ok">complete</span> : <span className="badge warn">incomplete</span>}</td>
+                  <td className="small muted">{fmtWhen(String(c.created_at))}</td>
+                  <td style={{ textAlign: 'right' }}>
+                    {adapter ? (
+                      <Link to={`/adapters/${adapter.id}`} className="small">adapter “{adapter.name}”</Link>
+                    ) : (
+                      c.complete && (
+                        <button type="button" className="btn sm" onClick={() => promote(c.step)} disabled={promoting !== null} title="Keep this checkpoint as an adapter of its own">
+                          {promoting === c.step ? 'Promoting…' : 'Promote to adapter'}
+                        </button>
+                      )
+                    )}
+                  </td>
+                </tr>
+              )
+            })}
           </tbody>
         </table>
+      )}
+    </section>
+  )
+}
+
+function AdapterCard({ adapterId, adapters }: { adapterId: string | null; adapters: Resource<Adapter[]> }) {
+  const adapter = adapters.data?.find((a) => a.id === adapterId)
+  return (
+    <section className="card" aria-label="Adapter" data-testid="adapter-card">
+      <div className="card-head">
+        <h2>Adapter</h2>
+        <Link to="/adapters" className="right small">All adapters</Link>
+      </div>
+      {adapters.loading && <div className="card-body"><SkeletonRows rows={2} /></div>}
+      {adapters.error && <div className="card-body"><ErrorState problem={adapters.error} onRetry={adapters.reload} /></div>}
+      {adapters.data && !adapter && (
+        <div className="card-body muted small">{adapterId ? 'The adapter of this run was deleted.' : 'This run did not register an adapter.'}</div>
+      )}
+      {adapter && (
+        <>
+          <div className="card-body">
+            <div className="row" style={{ alignItems: 'flex-start' }}>
+              <div className="stack-sm" style={{ gap: 4, minWidth: 0 }}>
+                <Link to={`/adapters/${adapter.id}`} data-testid="adapter-name"><strong>{adapter.name}</strong></Link>
+                <span className="small muted mono">adapter:{adapter.id}</span>
+                <span className="small">
+                  {fmtBytes(adapter.size_bytes)} · {adapter.files.length} file{adapter.files.length === 1 ? '' : 's'} · <KeyMetric adapter={adapter} />
+                </span>
+              </div>
+              <div className="row right" style={{ gap: 6 }}>
+                <DownloadLink adapter={adapter} className="btn primary" />
+                <UseInRunButton adapter={adapter} className="btn" />
+              </div>
+            </div>
+          </div>
+          <AdapterFiles adapter={adapter} />
+        </>
       )}
     </section>
   )
@@ -248,6 +290,7 @@ export function RunPage() {
   const [busy, setBusy] = useState<string | null>(null)
   const [confirmStop, setConfirmStop] = useState(false)
   const ckpt = useResource(() => unwrap(api.GET('/api/jobs/{job_id}/checkpoints', { params: { path: { job_id: id } } })), [id, run.checkpointSeq, run.job?.status])
+  const adapters = useResource(async () => (await unwrap(api.GET('/api/adapters'))).filter((a) => a.job_id === id), [id, run.job?.status])
   const checkpointSteps = useMemo(() => (ckpt.data ?? []).filter((c) => c.complete).map((c) => c.step), [ckpt.data])
 
   const job = run.job
@@ -301,6 +344,7 @@ export function RunPage() {
   const cfg = job.config as { model?: { name_or_path?: string }; data?: Record<string, unknown>; train?: Record<string, unknown> }
   const evalConfigured = Boolean(Number(cfg.data?.eval_fraction ?? 0) > 0 || cfg.data?.eval_split)
   const stopping = job.cancel_requested && job.status === 'running'
+  const resultAdapter = typeof job.result?.adapter_id === 'string' ? job.result.adapter_id : null
   return (
     <div className="page stack">
       <div className="page-head" style={{ marginBottom: 0 }}>
@@ -313,6 +357,8 @@ export function RunPage() {
           <p className="sub mono small">
             {cfg.model?.name_or_path} · created {fmtWhen(job.created_at)} · id {id.slice(0, 8)}
             {job.attempts > 1 ? ` · attempt ${job.attempts}` : ''}
+            {job.devices && <span data-testid="run-devices"> · on GPU {job.devices}</span>}
+            {job.adapter_id && <> · continues <Link to={`/adapters/${job.adapter_id}`}>adapter {job.adapter_id.slice(0, 8)}</Link></>}
           </p>
         </div>
         <div className="actions">
@@ -368,6 +414,8 @@ export function RunPage() {
         <RunCharts run={run} checkpointSteps={checkpointSteps} evalConfigured={evalConfigured} evalEvery={(cfg.train?.eval_steps as number | null) ?? null} />
       )}
 
+      {job.status === 'completed' && <AdapterCard adapterId={resultAdapter} adapters={adapters} />}
+
       {(job.status === 'completed' || job.status === 'stopped') && (
         <section className="card" aria-label="Results">
           <div className="card-head"><h2>Results</h2></div>
@@ -377,7 +425,7 @@ export function RunPage() {
 
       <div className="run-grid">
         <LogTail logs={run.logs} />
-        <Checkpoints list={ckpt} />
+        <Checkpoints list={ckpt} jobId={id} adapters={adapters.data ?? []} onPromoted={(a) => adapters.setData((old) => [...(old ?? []), a])} />
       </div>
 
       <section className="card" aria-label="Saved config">

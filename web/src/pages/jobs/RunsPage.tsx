@@ -8,7 +8,7 @@ import { useJobs } from '../../state/jobs'
 const FILTERS = ['all', 'running', 'queued', 'completed', 'stopped', 'failed', 'interrupted'] as const
 
 export function RunsPage() {
-  const { jobs, error, reload } = useJobs()
+  const { runs: jobs, error, reload } = useJobs()
   const navigate = useNavigate()
   const [q, setQ] = useState('')
   const [filter, setFilter] = useState<(typeof FILTERS)[number]>('all')
@@ -35,7 +35,7 @@ export function RunsPage() {
       <div className="page-head">
         <div>
           <h1>Runs</h1>
-          <p className="sub">Every fine-tuning run on this server. Training continues when you close the tab.</p>
+          <p className="sub">Every fine-tuning run on this server. Training continues when you close the tab. Other work (dataset checks, demo model builds) is under <Link to="/jobs">Jobs</Link>.</p>
         </div>
         <div className="actions">
           <Link to="/new" className="btn primary">New run</Link>

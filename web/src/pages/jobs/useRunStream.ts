@@ -288,5 +288,14 @@ export function useRunStream(jobId: string) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [jobId, loaded, streamKey])
 
+  // A job that just ended has fields no event carries (its result, final metrics): fetch it.
+  const status = state.job?.status
+  const seenStatus = useRef<string | undefined>(undefined)
+  useEffect(() => {
+    const before = seenStatus.current
+    seenStatus.current = status
+    if (before && status && before !== status && FINAL.has(status)) void refreshJob()
+  }, [status, refreshJob])
+
   return { state, refreshJob, restartStream: bump, setJob: (job: Job) => dispatch({ type: 'job', job }) }
 }

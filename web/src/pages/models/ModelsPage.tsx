@@ -3,11 +3,12 @@ import { Link } from 'react-router'
 import { api, unwrap } from '../../api/client'
 import { problemOf, type Problem } from '../../api/problem'
 import { Field } from '../../components/Field'
-import { EmptyState, ErrorState, SkeletonRows } from '../../components/States'
+import { ErrorState, SkeletonRows } from '../../components/States'
 import { useToasts } from '../../components/Toasts'
 import { fmtWhen } from '../../lib/format'
 import { useResource } from '../../lib/useResource'
 import { useJobs } from '../../state/jobs'
+import { DemoModelBuild } from './DemoModelBuild'
 
 function RegisterForm({ onDone }: { onDone: () => void }) {
   const toasts = useToasts()
@@ -52,7 +53,7 @@ function RegisterForm({ onDone }: { onDone: () => void }) {
 
 export function ModelsPage() {
   const models = useResource(() => unwrap(api.GET('/api/models')), [])
-  const { jobs } = useJobs()
+  const { runs: jobs } = useJobs()
   const inUse = useMemo(() => {
     const by = new Map<string, number>()
     for (const j of jobs ?? []) {
@@ -66,34 +67,15 @@ export function ModelsPage() {
       <div className="page-head" style={{ marginBottom: 0 }}>
         <div>
           <h1>Models</h1>
-          <p className="sub">Base models on this server and the adapters your runs produced.</p>
+          <p className="sub">Base models on this server: registered folders and the tiny demo model.</p>
         </div>
       </div>
       {models.error && <ErrorState problem={models.error} onRetry={models.reload} />}
 
-      <section className="card" aria-labelledby="adapters-h">
-        <div className="card-head"><h2 id="adapters-h">Fine-tuned adapters</h2></div>
-        {models.loading && <div className="card-body"><SkeletonRows rows={2} /></div>}
-        {models.data && models.data.adapters.length === 0 && (
-          <EmptyState title="No adapters yet" action={<Link to="/new" className="btn">Start a run</Link>}>A completed run registers its LoRA adapter here.</EmptyState>
-        )}
-        {models.data && models.data.adapters.length > 0 && (
-          <table className="table">
-            <thead><tr><th>Adapter</th><th>Base model</th><th>Run</th><th>Path</th><th>Created</th></tr></thead>
-            <tbody>
-              {models.data.adapters.map((m) => (
-                <tr key={m.id}>
-                  <td><strong>{m.name}</strong></td>
-                  <td className="small mono">{m.base_model ?? '—'}</td>
-                  <td className="nowrap">{m.job_id ? <Link to={`/runs/${m.job_id}`}>open run</Link> : '—'}</td>
-                  <td className="small mono muted">{m.path}</td>
-                  <td className="small muted">{fmtWhen(m.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
+      <div className="notice info row" data-testid="adapters-link">
+        <span>Fine-tuned adapters have their own page: download them, promote a checkpoint, or register a PEFT folder.</span>
+        <Link to="/adapters" className="btn right">Open the adapters</Link>
+      </div>
 
       <section className="card" aria-labelledby="local-h">
         <div className="card-head"><h2 id="local-h">Local base models</h2></div>
@@ -105,7 +87,7 @@ export function ModelsPage() {
               <thead><tr><th>Name</th><th>Folder</th><th>Reference</th><th>Added</th></tr></thead>
               <tbody>
                 {models.data.local.map((m) => (
-                  <tr key={m.id}>
+                  <tr key={m.id} id={`model-${m.id}`}>
                     <td><strong>{m.name}</strong></td>
                     <td className="small mono">{m.path}</td>
                     <td className="small mono muted">model:{m.id.slice(0, 8)}…</td>
@@ -116,6 +98,8 @@ export function ModelsPage() {
             </table>
           )}
           <RegisterForm onDone={models.reload} />
+          <div className="divider" />
+          <DemoModelBuild selects={false} onBuilt={() => models.reload()} />
         </div>
       </section>
 

@@ -1,7 +1,8 @@
-import { useMemo, useState } from 'react'
+import { useEffect, useMemo, useState } from 'react'
+import { Link } from 'react-router'
 import { api, unwrap } from '../../api/client'
 import { problemOf, type Problem } from '../../api/problem'
-import type { CatalogEntry, Model } from '../../api/types'
+import type { Adapter, CatalogEntry, Model } from '../../api/types'
 import { Field, SchemaField } from '../../components/Field'
 import { MemoryBar, VerdictBadge } from '../../components/MemoryBar'
 import { ErrorState, Skeleton, SkeletonRows } from '../../components/States'
@@ -11,6 +12,7 @@ import { getPath } from '../../lib/schema'
 import { useResource } from '../../lib/useResource'
 import { hasGpu, useServer } from '../../state/server'
 import { estimateProblemText, parseOverrides, useEstimate, useEstimates, type EstimateState } from './estimate'
+import { DemoModelBuild } from '../models/DemoModelBuild'
 import { useWizard } from './store'
 
 const FAMILY_NAMES: Record<string, string> = {
@@ -116,48 +118,6 @@ function HubModel() {
   )
 }
 
-/** A tiny model of a real architecture, built on the server in seconds with no download: the
- * quickest way to try the whole workflow, on any CPU. */
-function DemoModel({ onBuilt }: { onBuilt: (m: Model) => Promise<void> }) {
-  const toasts = useToasts()
-  const [arch, setArch] = useState<'qwen2' | 'llama'>('qwen2')
-  const [busy, setBusy] = useState(false)
-  const [problem, setProblem] = useState<Problem | null>(null)
-  const build = async () => {
-    setBusy(true)
-    setProblem(null)
-    try {
-      const m = await unwrap(api.POST('/api/models/demo', { body: { arch } }))
-      await onBuilt(m)
-      toasts.show(`${m.name} is ready and selected`, 'ok')
-    } catch (err) {
-      setProblem(problemOf(err))
-    } finally {
-      setBusy(false)
-    }
-  }
-  return (
-    <div className="stack-sm" role="group" aria-labelledby="demo-h">
-      <h3 id="demo-h">Tiny demo model</h3>
-      <p className="muted small">
-        Built here in a few seconds, no download: a small random copy of a real architecture with its own tokenizer and chat
-        template. It learns little, but it runs the whole workflow on any CPU.
-      </p>
-      <div className="row">
-        <label className="small" htmlFor="demo-arch">Architecture</label>
-        <select id="demo-arch" value={arch} onChange={(e) => setArch(e.target.value as 'qwen2' | 'llama')} disabled={busy}>
-          <option value="qwen2">Qwen2</option>
-          <option value="llama">Llama</option>
-        </select>
-        <button className="btn" type="button" onClick={build} disabled={busy}>
-          {busy ? 'Building…' : 'Build demo model'}
-        </button>
-      </div>
-      {problem && <p className="small" role="alert" style={{ color: 'var(--bad)' }}>{problem.detail}{problem.fix ? ` ${problem.fix}` : ''}</p>}
-    </div>
-  )
-}
-
 function LocalModels() {
   const { state, setField, update } = useWizard()
   const toasts = useToasts()
@@ -216,7 +176,7 @@ function LocalModels() {
             {selected === `model:${m.id}` && <span className="badge ok plain">selected</span>}
           </button>
         ))}
-        <DemoModel
+        <DemoModelBuild
           onBuilt={async (m) => {
             await models.reload()
             choose(m)
@@ -237,6 +197,46 @@ function LocalModels() {
           </button>
         </div>
       </form>
+    </div>
+  )
+}
+
+/** Continue training an adapter: the run loads its base model with this adapter on top. */
+function AdapterModels() {
+  const { state, setField, update } = useWizard()
+  const adapters = useResource(() => unwrap(api.GET('/api/adapters')), [])
+  const selected = String(getPath(state.config, 'model.name_or_path') ?? '')
+  const choose = (a: Adapter) => {
+    setField('model.name_or_path', `adapter:${a.id}`)
+    update({ modelSource: 'adapter', modelLabel: a.name })
+  }
+  // Opened with ?model=adapter:<id>: show the adapter's name, not its reference.
+  const current = adapters.data?.find((a) => `adapter:${a.id}` === selected)
+  useEffect(() => {
+    if (current && state.modelLabel !== current.name) update({ modelLabel: current.name })
+  }, [current, state.modelLabel, update])
+  const list = adapters.data ?? []
+  return (
+    <div className="stack-sm" style={{ maxWidth: 720 }}>
+      <p className="muted small">
+        The run starts from a trained adapter instead of a fresh one, on the adapter's own base model: train it further on new data. Anywhere a model is asked for, <code className="mono">adapter:&lt;id&gt;</code> does the same.
+      </p>
+      {adapters.loading && <SkeletonRows rows={2} height={40} />}
+      {adapters.error && <ErrorState problem={adapters.error} onRetry={adapters.reload} />}
+      {adapters.data && list.length === 0 && (
+        <p className="muted small">No adapters yet: a completed run makes one. See <Link to="/adapters">Adapters</Link> to register a PEFT folder.</p>
+      )}
+      {selected.startsWith('adapter:') && adapters.data && !current && <p className="small" role="alert" style={{ color: 'var(--bad)' }}>{selected} is not on this server any more; choose another.</p>}
+      {list.map((a) => (
+        <button key={a.id} type="button" className="size-btn" aria-pressed={selected === `adapter:${a.id}`} onClick={() => choose(a)} style={{ padding: '8px 10px' }} data-adapter={a.id}>
+          <span style={{ textAlign: 'left' }}>
+            <strong>{a.name}</strong>
+            <br />
+            <span className="muted mono" style={{ fontSize: 11.5 }}>{a.base_ref ?? a.base_model}{a.step != null ? ` · step ${a.step}` : ''} · adapter:{a.id.slice(0, 8)}</span>
+          </span>
+          {selected === `adapter:${a.id}` && <span className="badge ok plain">selected</span>}
+        </button>
+      ))}
     </div>
   )
 }
@@ -397,6 +397,7 @@ export function ModelStep() {
     ['catalog', 'Catalog'],
     ['hub', 'Hugging Face id'],
     ['local', 'Local folder'],
+    ['adapter', 'Continue an adapter'],
   ] as const
   return (
     <div className="stack">
@@ -416,6 +417,7 @@ export function ModelStep() {
           {state.modelSource === 'catalog' && <Catalog />}
           {state.modelSource === 'hub' && <HubModel />}
           {state.modelSource === 'local' && <LocalModels />}
+          {state.modelSource === 'adapter' && <AdapterModels />}
         </div>
       </section>
       <MemoryCard />

@@ -1,4 +1,5 @@
 import { useEffect } from 'react'
+import { useSearchParams } from 'react-router'
 import { useServer } from '../../state/server'
 import { ErrorState } from '../../components/States'
 import { DatasetStep } from './DatasetStep'
@@ -36,9 +37,26 @@ function Stepper() {
   )
 }
 
+/** `/new?model=adapter:<id>` (or `model:<id>`, a hub id): open the wizard with that model chosen. */
+function useModelFromUrl() {
+  const [params, setParams] = useSearchParams()
+  const { setField, update, goto } = useWizard()
+  const model = params.get('model')
+  useEffect(() => {
+    if (!model) return
+    setField('model.name_or_path', model)
+    update({ modelSource: model.startsWith('adapter:') ? 'adapter' : model.startsWith('model:') ? 'local' : 'hub', modelLabel: model })
+    goto(0)
+    const rest = new URLSearchParams(params)
+    rest.delete('model')
+    setParams(rest, { replace: true })
+  }, [model]) // eslint-disable-line react-hooks/exhaustive-deps
+}
+
 export function NewRunPage() {
   const { state, goto, reset } = useWizard()
   const { schema } = useServer()
+  useModelFromUrl()
   useEffect(() => {
     window.scrollTo({ top: 0 })
   }, [state.step])

@@ -41,7 +41,7 @@ function useStart() {
     setBusy(true)
     try {
       const config = buildConfig(state) as unknown as RunConfig
-      const job = await unwrap(api.POST('/api/jobs', { body: { config, name: state.runName.trim() || null } }))
+      const job = await unwrap(api.POST('/api/jobs', { body: { kind: 'train', config, name: state.runName.trim() || null } }))
       upsert(job)
       toasts.show('Run queued', 'ok')
       navigate(`/runs/${job.id}`)

@@ -1,7 +1,7 @@
 import { useMemo } from 'react'
 import { VerdictBadge } from '../../components/MemoryBar'
 import { fmtGb, fmtInt, fmtNumber } from '../../lib/format'
-import { getPath, sameValue } from '../../lib/schema'
+import { applies, getPath, sameValue } from '../../lib/schema'
 import { useServer } from '../../state/server'
 import { useEstimate } from './estimate'
 import { useRunPlan } from './plan'
@@ -24,7 +24,7 @@ export function SummaryPanel() {
   const est = useEstimate(cfg, Boolean(model) && state.initialized)
   const quant = String(getPath(cfg, 'model.quantization') ?? 'none')
   const changed = useMemo(
-    () => [...fields.values()].filter((f) => f.default !== undefined && !sameValue(getPath(cfg, f.path), f.default)).length,
+    () => [...fields.values()].filter((f) => applies(f, cfg) && f.default !== undefined && !sameValue(getPath(cfg, f.path), f.default)).length,
     [fields, cfg],
   )
   const d = dataset.data
@@ -50,7 +50,7 @@ export function SummaryPanel() {
           <h3>Summary</h3>
           <dl>
             {row('Model', state.modelLabel || model || 'not chosen', !model)}
-            {row('Method', `SFT · ${quant === 'none' ? 'LoRA' : `QLoRA ${quant}`} r${String(getPath(cfg, 'lora.r') ?? '—')} α${String(getPath(cfg, 'lora.alpha') ?? '—')}`)}
+            {row('Method', `${String(getPath(cfg, 'train.method') ?? 'sft').toUpperCase()} · ${quant === 'none' ? 'LoRA' : `QLoRA ${quant}`} r${String(getPath(cfg, 'lora.r') ?? '—')} α${String(getPath(cfg, 'lora.alpha') ?? '—')}`)}
             {row('Runs on', `${device} · ${precision}`)}
             {row('Data', d ? `${d.name}${d.format ? ` (${d.format})` : ''}` : 'not chosen', !d)}
             {d && row('Rows', `${fmtInt(d.report?.valid_rows ?? d.row_count)}${maxSamples ? `, max ${fmtInt(maxSamples)} used` : ''}`)}

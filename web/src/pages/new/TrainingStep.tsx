@@ -1,9 +1,9 @@
-import { useMemo } from 'react'
+import { useMemo, type ReactNode } from 'react'
 import { SchemaField } from '../../components/Field'
 import { MemoryBar } from '../../components/MemoryBar'
 import { ErrorState, Skeleton, SkeletonRows } from '../../components/States'
 import { fmtDuration, fmtInt, fmtNumber } from '../../lib/format'
-import { getPath, type FieldSpec } from '../../lib/schema'
+import { applies, getPath, unionOf, type FieldSpec, type VariantUnion } from '../../lib/schema'
 import { useServer } from '../../state/server'
 import { estimateProblemText, useEstimate } from './estimate'
 import { useRunPlan } from './plan'
@@ -16,7 +16,6 @@ const GROUPS: { title: string; note?: string; paths: string[] }[] = [
   { title: 'Evaluation', paths: ['data.eval_fraction', 'data.eval_split', 'train.eval_steps'] },
   { title: 'Checkpoints and logging', paths: ['train.save_steps', 'train.save_total_limit', 'train.logging_steps'] },
   { title: 'Speed and memory', paths: ['train.gradient_checkpointing', 'train.padding_free', 'train.cpu_threads', 'train.seed'] },
-  { title: 'Method', paths: ['train.method', 'train.assistant_only_loss'] },
 ]
 
 const PRESET_TEXT: Record<string, string> = {
@@ -32,17 +31,75 @@ function presetSummary(p: Record<string, Record<string, unknown> | undefined>): 
   return `rank ${l.r ?? '—'} · lr ${fmtNumber(Number(t.learning_rate))} · ${length}`
 }
 
+/**
+ * The training method: one radio per member of the `train` union, labelled with the member's
+ * title and its schema description. Choosing one swaps in that method's own fields (shown below
+ * the choice); the shared fields keep their values.
+ */
+function MethodPicker({ union, render }: { union: VariantUnion; render: (spec: FieldSpec) => ReactNode }) {
+  const { state, setVariant } = useWizard()
+  const chosen = String(getPath(state.config, union.path) ?? union.variants[0].tag)
+  const variant = union.variants.find((v) => v.tag === chosen)
+  const placed = new Set(GROUPS.flatMap((g) => g.paths))
+  const own = (variant?.fields ?? []).filter((f) => !placed.has(f.path))
+  const error = state.serverErrors[union.path] ?? state.serverErrors[union.section]
+  return (
+    <section className="card" aria-labelledby="method-h" data-testid="method-picker">
+      <div className="card-head">
+        <h2 id="method-h">Training method</h2>
+        <span className="right muted small">{union.description}</span>
+      </div>
+      <div className="card-body stack">
+        <div className="grid-3" role="radiogroup" aria-labelledby="method-h">
+          {union.variants.map((v) => {
+            const id = `method-${v.tag}`
+            const on = v.tag === chosen
+            return (
+              <label
+                key={v.tag}
+                htmlFor={id}
+                className="size-btn"
+                style={{ alignItems: 'flex-start', justifyContent: 'flex-start', padding: '10px 12px', ...(on ? { borderColor: 'var(--accent)', background: 'var(--accent-2)' } : {}) }}
+              >
+                <input id={id} type="radio" name={union.path} value={v.tag} checked={on} aria-label={v.title} aria-describedby={`${id}-help`} onChange={() => setVariant(union.section, v.tag)} />
+                <span style={{ display: 'flex', flexDirection: 'column', gap: 2 }}>
+                  <strong>{v.title}</strong>
+                  <span className="muted small" id={`${id}-help`}>
+                    {v.description} <code>{union.key}: {v.tag}</code>
+                  </span>
+                </span>
+              </label>
+            )
+          })}
+        </div>
+        {error && (
+          <span className="err" role="alert">
+            {error}
+          </span>
+        )}
+        {own.length > 0 && (
+          <div className="form-grid" aria-label={`${variant?.title ?? chosen} settings`} role="group" data-testid="method-fields">
+            {own.map(render)}
+          </div>
+        )}
+      </div>
+    </section>
+  )
+}
+
 export function TrainingStep() {
   const { state, setField, mergeConfig } = useWizard()
   const { fields, presets, schema } = useServer()
   const plan = useRunPlan()
   const est = useEstimate(state.config, Boolean(String(getPath(state.config, 'model.name_or_path') ?? '').trim()) && state.initialized)
+  const union = useMemo(() => (schema.data ? unionOf(schema.data, 'train') : null), [schema.data])
 
   const groups = useMemo(() => {
     const used = new Set(GROUPS.flatMap((g) => g.paths))
-    const others = [...fields.values()].filter((s) => stepOf(s.path) === 2 && !used.has(s.path)).map((s) => s.path)
+    // The picker shows the method and its own fields; the rest goes into Other.
+    const others = [...fields.values()].filter((s) => stepOf(s.path) === 2 && !used.has(s.path) && !s.onlyWhen && s.path !== union?.path).map((s) => s.path)
     return others.length ? [...GROUPS, { title: 'Other', paths: others }] : GROUPS
-  }, [fields])
+  }, [fields, union])
 
   if (schema.error) return <ErrorState problem={schema.error} onRetry={schema.reload} />
   if (!schema.data || !state.initialized) return <SkeletonRows rows={8} height={34} />
@@ -50,9 +107,16 @@ export function TrainingStep() {
   const render = (spec: FieldSpec) => (
     <SchemaField key={spec.path} spec={spec} value={getPath(state.config, spec.path)} draft={state.drafts[spec.path]} serverError={state.serverErrors[spec.path]} onChange={(v, d) => setField(spec.path, v, d)} />
   )
+  // A preset tunes the shared values; the method stays the one chosen above.
+  const presetTrain = (train: Record<string, unknown> | undefined) => {
+    const out = { ...(train ?? {}) }
+    if (union) delete out[union.key]
+    return out
+  }
 
   return (
     <div className="stack">
+      {union && <MethodPicker union={union} render={render} />}
       <section className="card" aria-labelledby="presets-h">
         <div className="card-head">
           <h2 id="presets-h">Start from a preset</h2>
@@ -70,7 +134,7 @@ export function TrainingStep() {
                   className="size-btn"
                   aria-pressed={state.preset === name}
                   style={{ flexDirection: 'column', alignItems: 'flex-start', padding: '10px 12px', gap: 2 }}
-                  onClick={() => mergeConfig({ lora: p.lora ?? {}, train: p.train ?? {} }, { preset: name, loraMode: name === 'recommended' ? 'recommended' : 'custom' })}
+                  onClick={() => mergeConfig({ lora: p.lora ?? {}, train: presetTrain(p.train) }, { preset: name, loraMode: name === 'recommended' ? 'recommended' : 'custom' })}
                 >
                   <strong style={{ textTransform: 'capitalize' }}>{name}</strong>
                   <span className="muted small">{PRESET_TEXT[name] ?? ''}</span>
@@ -109,7 +173,7 @@ export function TrainingStep() {
       </section>
 
       {groups.map((g) => {
-        const specs = g.paths.map((p) => fields.get(p)).filter((s): s is FieldSpec => Boolean(s))
+        const specs = g.paths.map((p) => fields.get(p)).filter((s): s is FieldSpec => Boolean(s) && applies(s as FieldSpec, state.config))
         if (!specs.length) return null
         return (
           <section key={g.title} className="card" aria-label={g.title}>

@@ -2,7 +2,7 @@
 // change, so Back, a reload or a detour to another page never loses what was typed.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
 import { useServer } from '../../state/server'
-import { checkValue, defaultConfig, getPath, parseNumber, setPath, type FieldSpec } from '../../lib/schema'
+import { applies, checkValue, defaultConfig, fitVariants, getPath, parseNumber, selectVariant, setPath, type FieldSpec } from '../../lib/schema'
 
 export type Cfg = Record<string, Record<string, unknown>> & { name?: string | null }
 
@@ -25,7 +25,8 @@ export interface WizardState {
   config: Cfg
   drafts: Record<string, string>
   serverErrors: Record<string, string>
-  modelSource: 'catalog' | 'hub' | 'local'
+  /** `adapter`: continue training an adapter (model.name_or_path is `adapter:<id>`). */
+  modelSource: 'catalog' | 'hub' | 'local' | 'adapter'
   modelLabel: string
   datasetId: string | null
   datasetLabel: string
@@ -53,7 +54,7 @@ export const DEFAULT_MARKERS: Markers = {
 function fresh(): WizardState {
   return {
     step: 0,
-    config: { model: { name_or_path: '' }, data: { source: '' }, lora: {}, train: { method: 'sft' } } as Cfg,
+    config: { model: { name_or_path: '' }, data: { source: '' }, lora: {}, train: {} } as Cfg,
     drafts: {},
     serverErrors: {},
     modelSource: 'catalog',
@@ -99,6 +100,8 @@ interface WizardApi {
   update: (patch: Partial<WizardState>) => void
   /** Merge sections into the config (a preset, a saved config), dropping drafts they cover. */
   mergeConfig: (partial: Record<string, unknown>, patch?: Partial<WizardState>) => void
+  /** Choose a member of a union section (`train`'s method): shared values stay, its own fields come in. */
+  setVariant: (section: string, tag: string) => void
   setServerErrors: (errors: Record<string, string>) => void
   reset: () => void
   goto: (step: number) => void
@@ -121,7 +124,9 @@ export function WizardProvider({ children }: { children: ReactNode }) {
     if (state.initialized || !schema.data || !presets.data) return
     const defaults = defaultConfig(schema.data)
     const preset = state.preset ? presets.data[state.preset] ?? {} : {}
-    setState((s) => ({ ...s, initialized: true, config: deepMerge(deepMerge(defaults, preset), s.config) as Cfg }))
+    // The defaults hold the first method's own fields; fitting drops them when another is chosen.
+    const root = schema.data
+    setState((s) => ({ ...s, initialized: true, config: fitVariants(root, deepMerge(deepMerge(defaults, preset), s.config) as Cfg) }))
   }, [schema.data, presets.data, state.initialized, state.preset])
 
   const setField = useCallback((path: string, value: unknown, draft?: string) => {
@@ -148,9 +153,23 @@ export function WizardProvider({ children }: { children: ReactNode }) {
           delete serverErrors[`${section}.${key}`]
         }
       }
-      return { ...s, ...patch, drafts, serverErrors, config: deepMerge(s.config, partial) as Cfg }
+      const merged = deepMerge(s.config, partial) as Cfg
+      return { ...s, ...patch, drafts, serverErrors, config: schema.data ? fitVariants(schema.data, merged) : merged }
     })
-  }, [])
+  }, [schema.data])
+
+  const setVariant = useCallback((section: string, tag: string) => {
+    const root = schema.data
+    if (!root) return
+    setState((s) => {
+      const config = selectVariant(root, s.config, section, tag)
+      const kept = new Set(Object.keys(config[section] ?? {}).map((k) => `${section}.${k}`))
+      const stale = (path: string) => path === section || (path.startsWith(`${section}.`) && !kept.has(path))
+      const drafts = Object.fromEntries(Object.entries(s.drafts).filter(([path]) => !stale(path)))
+      const serverErrors = Object.fromEntries(Object.entries(s.serverErrors).filter(([path]) => !stale(path)))
+      return { ...s, config, drafts, serverErrors }
+    })
+  }, [schema.data])
 
   const setServerErrors = useCallback((errors: Record<string, string>) => setState((s) => ({ ...s, serverErrors: errors })), [])
   const reset = useCallback(() => setState(fresh()), [])
@@ -170,7 +189,7 @@ export function WizardProvider({ children }: { children: ReactNode }) {
       initialized: false,
       preset: null,
       loraMode: 'custom',
-      modelSource: model.startsWith('model:') ? 'local' : 'hub',
+      modelSource: model.startsWith('adapter:') ? 'adapter' : model.startsWith('model:') ? 'local' : 'hub',
       modelLabel: model,
       datasetId,
       datasetLabel: datasetId ? source : '',
@@ -182,8 +201,8 @@ export function WizardProvider({ children }: { children: ReactNode }) {
   }, [])
 
   const value = useMemo(
-    () => ({ state, setField, update, mergeConfig, setServerErrors, reset, goto, loadConfig }),
-    [state, setField, update, mergeConfig, setServerErrors, reset, goto, loadConfig],
+    () => ({ state, setField, update, mergeConfig, setVariant, setServerErrors, reset, goto, loadConfig }),
+    [state, setField, update, mergeConfig, setVariant, setServerErrors, reset, goto, loadConfig],
   )
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>
 }
@@ -237,6 +256,7 @@ export function wizardIssues(state: WizardState, fields: Map<string, FieldSpec>)
   }
   for (const spec of fields.values()) {
     if (spec.path === 'model.name_or_path' || spec.path === 'data.source') continue
+    if (!applies(spec, state.config)) continue // another method's own field
     const err = fieldError(state, spec)
     if (err) issues.push({ step: stepOf(spec.path), path: spec.path, message: `${spec.title}: ${err}`, action: `fix ${spec.title}` })
   }
