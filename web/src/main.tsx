@@ -20,6 +20,11 @@ const JobsPage = lazy(() => import('./pages/jobs/JobsPage').then((m) => ({ defau
 const JobPage = lazy(() => import('./pages/jobs/JobPage').then((m) => ({ default: m.JobPage })))
 const AdaptersPage = lazy(() => import('./pages/adapters/AdaptersPage').then((m) => ({ default: m.AdaptersPage })))
 const AdapterPage = lazy(() => import('./pages/adapters/AdapterPage').then((m) => ({ default: m.AdapterPage })))
+const PlaygroundPage = lazy(() => import('./pages/playground/PlaygroundPage').then((m) => ({ default: m.PlaygroundPage })))
+const BatchPage = lazy(() => import('./pages/playground/BatchPage').then((m) => ({ default: m.BatchPage })))
+const EvaluationsPage = lazy(() => import('./pages/evaluations/EvaluationsPage').then((m) => ({ default: m.EvaluationsPage })))
+const EvaluationPage = lazy(() => import('./pages/evaluations/EvaluationPage').then((m) => ({ default: m.EvaluationPage })))
+const ArenaPage = lazy(() => import('./pages/evaluations/ArenaPage').then((m) => ({ default: m.ArenaPage })))
 const ConfigsPage = lazy(() => import('./pages/configs/ConfigsPage').then((m) => ({ default: m.ConfigsPage })))
 
 function Page({ children }: { children: ReactNode }) {
@@ -66,6 +71,11 @@ createRoot(document.getElementById('root')!).render(
                   <Route path="jobs/:id" element={<Page><JobPage /></Page>} />
                   <Route path="adapters" element={<Page><AdaptersPage /></Page>} />
                   <Route path="adapters/:id" element={<Page><AdapterPage /></Page>} />
+                  <Route path="playground" element={<Page><PlaygroundPage /></Page>} />
+                  <Route path="batch" element={<Page><BatchPage /></Page>} />
+                  <Route path="evaluations" element={<Page><EvaluationsPage /></Page>} />
+                  <Route path="evaluations/:id" element={<Page><EvaluationPage /></Page>} />
+                  <Route path="evaluations/:id/arena" element={<Page><ArenaPage /></Page>} />
                   <Route path="configs" element={<Page><ConfigsPage /></Page>} />
                   <Route path="*" element={<NotFound />} />
                 </Route>

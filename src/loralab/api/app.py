@@ -19,12 +19,25 @@ from sqlalchemy.exc import OperationalError
 import loralab
 from loralab.api.event_hub import EventHub
 from loralab.api.problems import install_problem_handlers
-from loralab.api.routes import adapters, configs, datasets, health, models, schema, system
+from loralab.api.routes import (
+    adapters,
+    configs,
+    datasets,
+    evaluations,
+    health,
+    inference,
+    job_results,
+    models,
+    openai_compat,
+    schema,
+    system,
+)
 from loralab.api.security import SecurityMiddleware, resolve_token
 from loralab.api.static import STATIC_DIR, install_api_docs
 from loralab.api.uploads import PART_PREFIX
 from loralab.config import Settings
 from loralab.errors import LoralabError
+from loralab.jobs.inference_process import InferenceProcess
 from loralab.services.adapters import register_finished_runs
 from loralab.store import Database, migrate
 
@@ -76,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     jobs_routes = _optional_module("loralab.api.routes.jobs")
     jobs_service = _optional_module("loralab.services.jobs")
     hub = EventHub(db)
+    # Started on first use; stopped with the server (tests may put a shared one on app.state).
+    inference_process = InferenceProcess(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await hub.stop()
             if handle is not None:
                 handle.stop()
+            inference_process.stop()
             db.dispose()
 
     app = FastAPI(
@@ -105,13 +121,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.event_hub = hub
     app.state.token = resolve_token(settings)
     app.state.static_dir = STATIC_DIR
+    app.state.inference = inference_process
 
     install_problem_handlers(app)
     install_api_docs(app)
-    for module in (health, system, datasets, models, adapters, configs, schema):
+    for module in (health, system, datasets, models, adapters, configs, schema, inference):
         app.include_router(module.router)
     if jobs_routes is not None:
         app.include_router(jobs_routes.router)
+    app.include_router(openai_compat.router)
+    app.include_router(evaluations.router)
+    app.include_router(job_results.router)
 
     app.add_middleware(SecurityMiddleware, settings=settings, token=app.state.token)
     if settings.cors_origins:

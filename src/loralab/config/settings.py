@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=2.0, gt=0)
     heartbeat_timeout_seconds: float = Field(default=15.0, gt=0)
     cancel_grace_seconds: float = Field(default=60.0, gt=0)
+    inference_memory_mb: int | None = Field(
+        default=None,
+        ge=1,
+        description="Weights the inference worker keeps loaded (MB); empty means no limit.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

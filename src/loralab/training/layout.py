@@ -4,6 +4,8 @@
 - ``checkpoints/checkpoint-N/``: Trainer checkpoints, resumable once they hold ``COMPLETE``
 - ``adapter/``: the final PEFT adapter and tokenizer
 - ``run_card.json`` and ``README.md``: the run card and a short model card
+- ``data/heldout.jsonl``: the conversations held out for evaluation (``data.eval_fraction`` or
+  ``data.eval_split``), one canonical row a line; ``loralab`` evaluations default to them
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class RunLayout:
     @property
     def run_card(self) -> Path:
         return self.root / RUN_CARD_NAME
+
+    @property
+    def heldout(self) -> Path:
+        return self.root / "data" / "heldout.jsonl"
 
     def has_previous_run(self) -> bool:
         """Whether an earlier run left checkpoints, an adapter or a run card here."""

@@ -27,7 +27,7 @@ from loralab.training.progress import StepClock
 from loralab.training.reporter import Finished, Phase, Reporter, Stopped
 from loralab.training.run import RunResult, StopEvent
 from loralab.training.run_card import build_run_card, write_run_card
-from loralab.training.sft_data import read_conversations, tokenize_splits
+from loralab.training.sft_data import read_conversations, tokenize_splits, write_heldout
 
 __all__ = ["build_sft_config", "run_sft"]
 
@@ -53,6 +53,8 @@ def run_sft(
     # 1. Conversations first: bad data fails in seconds, before a large model loads.
     mark = time.monotonic()
     conversations = read_conversations(config.data, seed=t.seed, reporter=reporter)
+    if conversations.eval:  # kept with the run, so an evaluation can use the same rows
+        write_heldout(layout.heldout, conversations.eval)
     timings["read_data"] = time.monotonic() - mark
 
     # 2. Model and tokenizer.
@@ -77,6 +79,8 @@ def run_sft(
         return _stopped_before_training(layout, reporter)
     data_facts = {**conversations.facts, **train_data.facts()}
     data_facts["eval_examples"] = len(eval_data.dataset) if eval_data else 0
+    if conversations.eval:
+        data_facts["heldout_file"] = str(layout.heldout.relative_to(layout.root))
     timings["tokenize"] = time.monotonic() - mark
 
     # 4. LoRA and trainer. SFTTrainer wraps the model with PEFT, seeding first; an adapter to

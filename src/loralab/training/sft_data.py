@@ -9,8 +9,11 @@ so the run card can say how many rows were truncated or dropped.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from loralab.config import DataConfig
@@ -25,6 +28,7 @@ __all__ = [
     "read_conversations",
     "tokenize_conversations",
     "tokenize_splits",
+    "write_heldout",
 ]
 
 _PROGRESS_EVERY = 50
@@ -69,6 +73,23 @@ def read_conversations(config: DataConfig, *, seed: int, reporter: Reporter) -> 
         "skipped_rows": loaded.skipped,
     }
     return Conversations(loaded.train, loaded.eval, facts)
+
+
+def write_heldout(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """Write the held-out conversations, one ``{"messages": [...]}`` a line, atomically.
+
+    An evaluation of the run reads them back: the last assistant message of each is the
+    reference answer, the messages before it the prompt.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps({"messages": row["messages"]}, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
 
 
 def tokenize_splits(

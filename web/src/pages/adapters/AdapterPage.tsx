@@ -5,7 +5,7 @@ import { ErrorState, Skeleton } from '../../components/States'
 import { useToasts } from '../../components/Toasts'
 import { fmtBytes, fmtNumber, fmtWhen } from '../../lib/format'
 import { useResource } from '../../lib/useResource'
-import { DownloadLink, SourceBadge, UseInRunButton } from './common'
+import { DownloadLink, EvaluateLink, SourceBadge, TryInPlaygroundLink, UseInRunButton } from './common'
 import { AdapterFiles } from './AdapterFiles'
 
 export function AdapterPage() {
@@ -71,7 +71,9 @@ export function AdapterPage() {
           </p>
         </div>
         <div className="actions">
-          <DownloadLink adapter={a} className="btn primary" />
+          <TryInPlaygroundLink adapter={a} className="btn primary" />
+          <EvaluateLink adapter={a} className="btn" />
+          <DownloadLink adapter={a} className="btn" />
           <UseInRunButton adapter={a} className="btn" />
           <button type="button" className="btn danger" onClick={remove} disabled={busy}>Delete</button>
         </div>

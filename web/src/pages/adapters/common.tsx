@@ -1,4 +1,4 @@
-import { useNavigate } from 'react-router'
+import { Link, useNavigate } from 'react-router'
 import { apiHref } from '../../api/client'
 import type { Adapter } from '../../api/types'
 import { fmtNumber } from '../../lib/format'
@@ -46,5 +46,23 @@ export function UseInRunButton({ adapter, className = 'btn sm' }: { adapter: Ada
     <button type="button" className={className} onClick={() => navigate(`/new?model=${encodeURIComponent(`adapter:${adapter.id}`)}`)} title={`Continue training ${adapter.name} in a new run`}>
       Use in a new run
     </button>
+  )
+}
+
+/** The playground with this adapter beside its base, the same message to both. */
+export function TryInPlaygroundLink({ adapter, className = 'btn sm', label = 'Try in playground' }: { adapter: Pick<Adapter, 'id' | 'name'>; className?: string; label?: string }) {
+  return (
+    <Link className={className} to={`/playground?model=${encodeURIComponent(`adapter:${adapter.id}`)}&compare=1`} title={`Chat with ${adapter.name} side by side with its base`}>
+      {label}
+    </Link>
+  )
+}
+
+/** The evaluation form, prefilled with this adapter. */
+export function EvaluateLink({ adapter, className = 'btn sm' }: { adapter: Pick<Adapter, 'id' | 'name'>; className?: string }) {
+  return (
+    <Link className={className} to={`/evaluations?adapter=${encodeURIComponent(`adapter:${adapter.id}`)}`} title={`Compare ${adapter.name} with its base on held-out prompts`}>
+      Evaluate
+    </Link>
   )
 }

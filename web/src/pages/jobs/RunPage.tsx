@@ -11,7 +11,7 @@ import { fmtBytes, fmtDuration, fmtInt, fmtNumber, fmtParams, fmtWhen, runLabel 
 import { useResource, type Resource } from '../../lib/useResource'
 import { useJobs } from '../../state/jobs'
 import { AdapterFiles } from '../adapters/AdapterFiles'
-import { DownloadLink, KeyMetric, UseInRunButton } from '../adapters/common'
+import { DownloadLink, EvaluateLink, KeyMetric, TryInPlaygroundLink, UseInRunButton } from '../adapters/common'
 import { LogTail } from './LogTail'
 import { RunCharts } from './RunCharts'
 import { useRunStream, type RunState } from './useRunStream'
@@ -381,6 +381,13 @@ export function RunPage() {
             <button type="button" className="btn primary" onClick={() => act('resume')} disabled={busy !== null}>
               {busy === 'resume' ? 'Resuming…' : 'Resume'}
             </button>
+          )}
+          {job.status === 'completed' && resultAdapter && (
+            <div className="row" style={{ gap: 6 }} data-testid="run-next-steps">
+              <TryInPlaygroundLink adapter={{ id: resultAdapter, name: runLabel(job) }} className="btn primary" label="Playground" />
+              <EvaluateLink adapter={{ id: resultAdapter, name: runLabel(job) }} className="btn" />
+              <button type="button" className="btn" disabled title="Export (merged, GGUF) is coming soon">Export</button>
+            </div>
           )}
           {!ACTIVE.has(job.status) && (
             <button type="button" className="btn ghost" onClick={() => act('delete')} disabled={busy !== null}>

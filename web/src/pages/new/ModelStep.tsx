@@ -165,7 +165,7 @@ function LocalModels() {
         <h3>Registered local models</h3>
         {models.loading && <SkeletonRows rows={2} height={40} />}
         {models.error && <ErrorState problem={models.error} onRetry={models.reload} />}
-        {models.data && local.length === 0 && <p className="muted small">None yet. Register a folder that holds config.json and the weights, or build the demo model below.</p>}
+        {models.data && local.length === 0 && <p className="muted small">None yet. Register a folder that holds config.json and the weights, or build the demo or the starter model below.</p>}
         {local.map((m) => (
           <button key={m.id} type="button" className="size-btn" aria-pressed={selected === `model:${m.id}`} onClick={() => choose(m)} style={{ padding: '8px 10px' }}>
             <span style={{ textAlign: 'left' }}>
@@ -177,6 +177,14 @@ function LocalModels() {
           </button>
         ))}
         <DemoModelBuild
+          onBuilt={async (m) => {
+            await models.reload()
+            choose(m)
+          }}
+        />
+        <div className="divider" />
+        <DemoModelBuild
+          variant="starter"
           onBuilt={async (m) => {
             await models.reload()
             choose(m)
