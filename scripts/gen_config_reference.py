@@ -55,9 +55,13 @@ def _type_name(tp: Any) -> str:
         text = ", or ".join(names) if any("`" in n for n in names) else " or ".join(names)
         return text + (" or null" if any(_is_none(a) for a in args) else "")
     if origin is list:
+        if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+            return f"list of {_type_name(args[0])}"
         return f"list of {_plural(_type_name(args[0]))}" if args else "list"
     if origin is dict:
         return f"mapping of {_type_name(args[0])} to {_type_name(args[1])}" if args else "mapping"
+    if isinstance(tp, type) and issubclass(tp, BaseModel):  # a nested model: its keys
+        return f"{tp.__name__} ({', '.join(tp.model_fields)})"
     simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
     if tp in simple:
         return simple[tp]

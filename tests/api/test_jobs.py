@@ -231,7 +231,11 @@ def test_list_filters_by_status(bare_client, db, refs):
 def test_outputs_of_a_job_that_has_not_run(bare_client, refs):
     job = submit(bare_client, refs)
     base = f"/api/jobs/{job['id']}"
-    assert bare_client.get(f"{base}/metrics").json() == {"steps": [], "evals": []}
+    assert bare_client.get(f"{base}/metrics").json() == {
+        "steps": [],
+        "evals": [],
+        "warmup_steps": [],
+    }
     assert bare_client.get(f"{base}/logs").json() == {"lines": []}
     assert bare_client.get(f"{base}/checkpoints").json() == []
     card = bare_client.get(f"{base}/run-card")

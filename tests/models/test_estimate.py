@@ -250,3 +250,40 @@ def test_unknown_model_size_raises_model_error(tmp_path):
     assert info.value.code == "model_error"
     with pytest.raises(ModelError):
         resolve_dims(str(tmp_path / "missing-folder"))
+
+
+# -- per training method ------------------------------------------------------------------------
+
+_QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+def _method(method: str, **train) -> RunConfig:
+    extra = {"rewards": [{"name": "format"}]} if method == "grpo" else {}
+    return run_config(_QWEN, train={"method": method, "max_seq_length": 512, **extra, **train})
+
+
+def test_preference_methods_pay_for_chosen_and_rejected_but_not_a_second_copy():
+    machine = cpu_machine(64)
+    sft = estimate_memory(_method("sft"), machine)
+    for method in ("dpo", "orpo", "kto"):
+        pref = estimate_memory(_method(method), machine)
+        assert pref.tokens_per_micro_batch == 2 * sft.tokens_per_micro_batch
+        assert pref.breakdown.activations > 1.5 * sft.breakdown.activations
+        assert pref.breakdown.weights == sft.breakdown.weights  # the reference is the same weights
+
+
+def test_grpo_with_more_generations_estimates_more():
+    machine = cpu_machine(64)
+    two = estimate_memory(_method("grpo", num_generations=2), machine)
+    eight = estimate_memory(_method("grpo", num_generations=8), machine)
+    assert eight.breakdown.activations > 3 * two.breakdown.activations
+    assert eight.total_gb > two.total_gb
+    assert eight.breakdown.weights == two.breakdown.weights
+
+
+def test_grpo_longer_answers_and_prompts_estimate_more():
+    machine = cpu_machine(64)
+    short = estimate_memory(_method("grpo", max_completion_length=64), machine)
+    long = estimate_memory(_method("grpo", max_completion_length=1024), machine)
+    assert long.tokens_per_micro_batch > short.tokens_per_micro_batch
+    assert long.breakdown.activations > short.breakdown.activations

@@ -112,11 +112,17 @@ def test_a_preset_keeps_the_chosen_method(page: Page):
     assert "padding_free" not in train
 
 
-def test_the_real_schema_shows_sft_as_the_only_choice(page: Page):
+def test_the_real_schema_offers_every_method_with_sft_first(page: Page):
+    from loralab.config.run import TRAIN_METHODS
+
     page.goto("/new")
     open_step(page, "Training")
     picker = page.get_by_role("radiogroup", name="Training method")
-    expect(picker.get_by_role("radio")).to_have_count(1)
+    expect(picker.get_by_role("radio")).to_have_count(len(TRAIN_METHODS))
     expect(picker.get_by_role("radio", name=SFT)).to_be_checked()
     expect(picker).to_contain_text("Supervised fine-tuning on conversations.")
+    for method in TRAIN_METHODS[1:]:
+        expect(
+            picker.get_by_role("radio", name=method.model_json_schema()["title"])
+        ).to_be_visible()
     assert review_config(page)["train"]["method"] == "sft"

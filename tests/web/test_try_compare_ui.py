@@ -193,7 +193,14 @@ def test_evaluation_then_blind_vote_and_reveal(page: Page, shot, trained):
     page.keyboard.press("n")
     expect(page.get_by_test_id("arena-reveal")).to_have_count(0)
     expect(page.get_by_test_id("arena-prompt")).to_be_visible()
-    page.keyboard.press("t")
+    # The next pair may still be loading when the prompt shows: press until the vote lands.
+    for _ in range(30):
+        page.keyboard.press("t")
+        try:
+            expect(page.get_by_test_id("arena-reveal")).to_be_visible(timeout=1_000)
+            break
+        except AssertionError:
+            continue
     expect(summary.get_by_test_id("votes-tie")).to_have_text("1")
 
     # The evaluation page counts them too.
@@ -203,3 +210,45 @@ def test_evaluation_then_blind_vote_and_reveal(page: Page, shot, trained):
     row = page.get_by_test_id("evaluations-table").locator("tr[data-evaluation]")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("tiny chat run")
+
+
+def test_export_q8_0_and_q4_k_m_with_a_modelfile_and_the_parity_report(
+    page: Page, shot, trained, server
+):
+    # From the run page: Export → the form for its adapter, with a size per quantization.
+    page.goto(f"/runs/{trained['run_id']}")
+    page.get_by_test_id("run-next-steps").get_by_role("link", name="Export").click()
+    form = page.get_by_test_id("new-export")
+    expect(form).to_be_visible()
+    quants = page.get_by_test_id("export-quants")
+    expect(quants.locator("tr[data-quant=q4_k_m]")).to_be_visible(timeout=30_000)
+    for name in ("f16", "q8_0", "q4_k_m"):  # the defaults; keep q8_0 and q4_k_m only
+        box = page.locator(f"#export-quant-{name}")
+        if name == "f16" and box.is_checked():
+            box.uncheck()
+        elif name != "f16" and not box.is_checked():
+            box.check()
+    expect(page.locator("#export-modelfile")).to_be_checked()
+    expect(page.locator("#export-parity")).to_be_checked()
+    form.get_by_role("button", name="Start export").click()
+
+    expect(page).to_have_url(re.compile(r"/exports/[0-9a-f]{32}$"), timeout=30_000)
+    job_id = page.url.rsplit("/", 1)[1]
+    wait_job(server, job_id, timeout=600)
+    parity = page.get_by_test_id("parity-table")
+    expect(parity).to_be_visible(timeout=60_000)
+    expect(parity).to_contain_text("q8_0")
+    expect(parity).to_contain_text("q4_k_m")
+    expect(page.get_by_test_id("suspect-badge")).to_have_count(0)
+    files = page.get_by_test_id("export-files")
+    expect(files).to_contain_text("Modelfile")
+    expect(page.get_by_test_id("export-howto")).to_contain_text("ollama create")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download Modelfile").click()
+    modelfile = Path(info.value.path()).read_text()
+    assert re.search(r"^FROM \./gguf/.+-q4_k_m\.gguf$", modelfile, re.M), modelfile
+    assert "TEMPLATE" in modelfile
+    assert "PARAMETER stop" in modelfile
+    with page.expect_download() as info:
+        page.locator('a[aria-label$="q8_0.gguf"]').click()
+    assert Path(info.value.path()).read_bytes()[:4] == b"GGUF"

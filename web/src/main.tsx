@@ -25,6 +25,8 @@ const BatchPage = lazy(() => import('./pages/playground/BatchPage').then((m) => 
 const EvaluationsPage = lazy(() => import('./pages/evaluations/EvaluationsPage').then((m) => ({ default: m.EvaluationsPage })))
 const EvaluationPage = lazy(() => import('./pages/evaluations/EvaluationPage').then((m) => ({ default: m.EvaluationPage })))
 const ArenaPage = lazy(() => import('./pages/evaluations/ArenaPage').then((m) => ({ default: m.ArenaPage })))
+const ExportsPage = lazy(() => import('./pages/exports/ExportsPage').then((m) => ({ default: m.ExportsPage })))
+const ExportPage = lazy(() => import('./pages/exports/ExportPage').then((m) => ({ default: m.ExportPage })))
 const ConfigsPage = lazy(() => import('./pages/configs/ConfigsPage').then((m) => ({ default: m.ConfigsPage })))
 
 function Page({ children }: { children: ReactNode }) {
@@ -76,6 +78,8 @@ createRoot(document.getElementById('root')!).render(
                   <Route path="evaluations" element={<Page><EvaluationsPage /></Page>} />
                   <Route path="evaluations/:id" element={<Page><EvaluationPage /></Page>} />
                   <Route path="evaluations/:id/arena" element={<Page><ArenaPage /></Page>} />
+                  <Route path="exports" element={<Page><ExportsPage /></Page>} />
+                  <Route path="exports/:id" element={<Page><ExportPage /></Page>} />
                   <Route path="configs" element={<Page><ConfigsPage /></Page>} />
                   <Route path="*" element={<NotFound />} />
                 </Route>

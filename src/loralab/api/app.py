@@ -24,11 +24,13 @@ from loralab.api.routes import (
     configs,
     datasets,
     evaluations,
+    exports,
     health,
     inference,
     job_results,
     models,
     openai_compat,
+    rewards,
     schema,
     system,
 )
@@ -132,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(openai_compat.router)
     app.include_router(evaluations.router)
     app.include_router(job_results.router)
+    app.include_router(exports.router)
+    app.include_router(rewards.router)
 
     app.add_middleware(SecurityMiddleware, settings=settings, token=app.state.token)
     if settings.cors_origins:

@@ -26,7 +26,9 @@ def _register() -> None:
         adapters_cmd,
         config_cmd,
         data_cmd,
+        export_cmd,
         models_cmd,
+        rewards_cmd,
         serve_cmd,
         train_cmd,
     )
@@ -41,8 +43,10 @@ def _register() -> None:
         name="adapters",
         help="Trained, promoted and registered LoRA adapters.",
     )
+    app.add_typer(rewards_cmd.app, name="rewards", help="Reward presets for GRPO; test them.")
     train_cmd.register(app)
     serve_cmd.register(app)
+    export_cmd.register(app)
 
 
 def main() -> None:

@@ -9,17 +9,24 @@ from loralab.config.io import (
     load_run_config,
     parse_run_config,
 )
+from loralab.config.rewards import Markers, RewardSpec
 from loralab.config.run import (
     DATA_FORMATS,
+    PREFERENCE_METHODS,
     TRAIN_METHODS,
     DataConfig,
+    DPOConfig,
+    GRPOConfig,
+    KTOConfig,
     LoraConfig,
     ModelConfig,
+    ORPOConfig,
     OutputConfig,
     RunConfig,
     SFTConfig,
     TrainBase,
     TrainConfig,
+    WarmupConfig,
     method_name,
     run_config_model,
     train_section,
@@ -28,8 +35,16 @@ from loralab.config.settings import Settings
 from loralab.config.strict import StrictModel, find_nul
 
 __all__ = [
+    "Markers",
+    "RewardSpec",
     "DATA_FORMATS",
+    "DPOConfig",
+    "GRPOConfig",
+    "KTOConfig",
+    "ORPOConfig",
+    "PREFERENCE_METHODS",
     "PRESETS",
+    "WarmupConfig",
     "TRAIN_METHODS",
     "DataConfig",
     "LoraConfig",

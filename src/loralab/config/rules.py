@@ -13,7 +13,12 @@ from loralab.errors import FieldProblem
 if TYPE_CHECKING:
     from loralab.config.run import RunConfig
 
-__all__ = ["check_run_config"]
+__all__ = ["PREFERENCE_METHODS", "check_run_config"]
+
+# Methods that train on preference pairs (prompt, chosen, rejected).
+PREFERENCE_METHODS = frozenset({"dpo", "orpo", "kto"})
+# Formats whose rows are prompts with a reference answer (what GRPO's rewards compare against).
+_NOT_PROMPTS = frozenset({"preference"})
 
 
 def check_run_config(cfg: RunConfig) -> list[FieldProblem]:
@@ -52,4 +57,54 @@ def check_run_config(cfg: RunConfig) -> list[FieldProblem]:
                 fix="use 'all-linear' or names like q_proj, v_proj",
             )
         )
+    problems += _method_rules(cfg)
+    return problems
+
+
+def _method_rules(cfg: RunConfig) -> list[FieldProblem]:
+    """What each training method needs of the data and of its own fields."""
+    problems: list[FieldProblem] = []
+    t, d = cfg.train, cfg.data
+    method = t.method
+    if method in PREFERENCE_METHODS and d.format not in ("auto", "preference"):
+        problems.append(
+            FieldProblem(
+                loc="data.format",
+                message=f"{method} trains on preference pairs, not {d.format} rows",
+                fix="use a dataset with prompt, chosen and rejected columns (data.format: "
+                "preference), or train.method: sft",
+            )
+        )
+    if method == "kto" and t.batch_size < 2:
+        problems.append(
+            FieldProblem(
+                loc="train.batch_size",
+                message="kto estimates its KL term from other rows of the batch; it needs 2 or more",
+                fix="set train.batch_size: 2 (lower gradient_accumulation_steps to keep the batch)",
+            )
+        )
+    if method == "grpo":
+        if d.format in _NOT_PROMPTS:
+            problems.append(
+                FieldProblem(
+                    loc="data.format",
+                    message="grpo needs prompts with reference answers, not preference pairs",
+                    fix="use a question/answer dataset, or train.method: dpo for pairs",
+                )
+            )
+        if not t.rewards:
+            problems.append(
+                FieldProblem(
+                    loc="train.rewards",
+                    message="grpo needs at least one reward function",
+                    fix="add one, e.g. rewards: [{name: format}] (GET /api/rewards lists them)",
+                )
+            )
+        if t.loss_type == "luspo" and t.importance_sampling_level != "sequence":
+            problems.append(
+                FieldProblem(
+                    loc="train.importance_sampling_level",
+                    message="the luspo loss needs importance_sampling_level: sequence",
+                )
+            )
     return problems

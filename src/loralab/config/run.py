@@ -24,14 +24,21 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
-from loralab.config.rules import check_run_config
+from loralab.config.rewards import Markers, RewardSpec
+from loralab.config.rules import PREFERENCE_METHODS, check_run_config
 from loralab.config.strict import StrictModel
 from loralab.errors import FieldProblem
 
 __all__ = [
     "DATA_FORMATS",
+    "PREFERENCE_METHODS",
     "TRAIN_METHODS",
+    "DPOConfig",
     "DataConfig",
+    "GRPOConfig",
+    "KTOConfig",
+    "ORPOConfig",
+    "WarmupConfig",
     "LoraConfig",
     "ModelConfig",
     "OutputConfig",
@@ -242,9 +249,242 @@ class SFTConfig(TrainBase):
     )
 
 
+_PREFERENCE_LR = Field(
+    default=5e-5,
+    gt=0,
+    le=1.0,
+    description=(
+        "Peak learning rate. Preference tuning moves the model less than SFT; 5e-5 suits LoRA."
+    ),
+)
+_MAX_PROMPT = Field(
+    default=None,
+    ge=1,
+    description=(
+        "Leave out pairs whose prompt is longer than this many tokens (counted in the run card); "
+        "empty keeps all. The prompt and reply together are cut at max_seq_length."
+    ),
+)
+
+
+class DPOConfig(TrainBase):
+    """Direct preference optimisation: teaches the model to prefer the chosen reply over the
+    rejected one for the same prompt. Needs preference pairs (prompt, chosen, rejected). The
+    reference is the base model with the adapter switched off, so no second copy is loaded."""
+
+    model_config = ConfigDict(title="Preference pairs (DPO)")
+
+    method: Literal["dpo"] = Field(default="dpo", description="Training method.")
+    learning_rate: float = _PREFERENCE_LR
+    beta: float = Field(
+        default=0.1,
+        gt=0,
+        le=10,
+        description=(
+            "How far the tuned model may drift from the base: higher keeps it closer "
+            "(0.1 is usual; for ipo it is the regulariser)."
+        ),
+    )
+    loss_type: Literal[
+        "sigmoid",
+        "ipo",
+        "hinge",
+        "robust",
+        "exo_pair",
+        "nca_pair",
+        "bco_pair",
+        "apo_zero",
+        "apo_down",
+        "sppo_hard",
+        "aot",
+        "discopop",
+        "sigmoid_norm",
+    ] = Field(
+        default="sigmoid",
+        description=(
+            "The preference loss: sigmoid is the original DPO; ipo resists overfitting on small "
+            "data; robust expects some pairs to be mislabelled (with label_smoothing)."
+        ),
+    )
+    label_smoothing: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=0.5,
+        description=(
+            "The share of pairs you think are labelled the wrong way round (robust and exo "
+            "losses); 0 trusts every pair."
+        ),
+    )
+    max_prompt_length: int | None = _MAX_PROMPT
+
+
+class ORPOConfig(TrainBase):
+    """Odds-ratio preference optimisation: SFT on the chosen reply and a penalty on the rejected
+    one in a single pass, with no reference model at all. Needs preference pairs."""
+
+    model_config = ConfigDict(title="Preference pairs, no reference (ORPO)")
+
+    method: Literal["orpo"] = Field(default="orpo", description="Training method.")
+    learning_rate: float = _PREFERENCE_LR
+    beta: float = Field(
+        default=0.1,
+        gt=0,
+        le=10,
+        description=(
+            "Weight of the preference penalty against the plain SFT loss on the chosen reply "
+            "(lambda in the ORPO paper)."
+        ),
+    )
+    max_prompt_length: int | None = _MAX_PROMPT
+
+
+class KTOConfig(TrainBase):
+    """Kahneman-Tversky optimisation: learns from replies marked good or bad. Pairs are split
+    into one good and one bad example each. Needs preference pairs (prompt, chosen, rejected)."""
+
+    model_config = ConfigDict(title="Good and bad examples (KTO)")
+
+    method: Literal["kto"] = Field(default="kto", description="Training method.")
+    learning_rate: float = _PREFERENCE_LR
+    beta: float = Field(
+        default=0.1,
+        gt=0,
+        le=10,
+        description="How far the tuned model may drift from the base: higher keeps it closer.",
+    )
+    desirable_weight: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="Weight of the good examples; raise it when they are fewer than the bad ones.",
+    )
+    undesirable_weight: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="Weight of the bad examples; raise it when they are fewer than the good ones.",
+    )
+    max_prompt_length: int | None = _MAX_PROMPT
+
+
+class WarmupConfig(_Section):
+    """A short SFT run on the reference answers, written in the markers' format, before RL."""
+
+    epochs: float = Field(default=1.0, gt=0, le=100, description="Passes over the warm-up rows.")
+    max_samples: int | None = Field(
+        default=64, ge=1, description="Warm up on at most this many rows; empty for all."
+    )
+    learning_rate: float = Field(
+        default=2e-4, gt=0, le=1.0, description="Peak learning rate of the warm-up."
+    )
+
+
+class GRPOConfig(TrainBase):
+    """Reinforcement learning with rewards (GRPO): for each prompt the model writes several
+    answers, the reward functions score them, and the model moves towards the better ones.
+    Needs prompts (a question column; the answer column is handed to the rewards)."""
+
+    model_config = ConfigDict(title="Rewards (GRPO / GSPO)")
+
+    method: Literal["grpo"] = Field(default="grpo", description="Training method.")
+    learning_rate: float = Field(
+        default=1e-4, gt=0, le=1.0, description="Peak learning rate (5e-4 learns a format fast)."
+    )
+    batch_size: int = Field(
+        default=2,
+        ge=1,
+        le=4096,
+        description=(
+            "Prompts per device per micro-batch. Each gets num_generations answers, so the model "
+            "trains on batch_size x num_generations sequences at a time."
+        ),
+    )
+    gradient_accumulation_steps: int = Field(
+        default=2, ge=1, le=4096, description="Micro-batches summed before each optimizer step."
+    )
+    num_generations: int = Field(
+        default=4,
+        ge=2,
+        le=256,
+        description=(
+            "Answers written per prompt. More gives a better signal and costs memory and time "
+            "in proportion."
+        ),
+    )
+    max_completion_length: int = Field(
+        default=128,
+        ge=1,
+        le=32768,
+        description="Longest answer the model may write, in tokens (longer ones are cut).",
+    )
+    temperature: float = Field(
+        default=1.0,
+        gt=0,
+        le=5.0,
+        description="Sampling temperature: higher gives more varied answers to learn from.",
+    )
+    top_p: float = Field(
+        default=1.0, gt=0, le=1.0, description="Sample only from the most likely tokens (1 = all)."
+    )
+    beta: float = Field(
+        default=0.0,
+        ge=0,
+        le=10,
+        description=(
+            "KL penalty keeping the model close to the base. 0 (default) skips the reference "
+            "pass and is faster; KL is logged only when beta > 0 (0.001-0.04 is usual)."
+        ),
+    )
+    epsilon: float = Field(
+        default=0.2,
+        gt=0,
+        le=1.0,
+        description="Clipping: how far one update may move an answer's probability ratio.",
+    )
+    loss_type: Literal["dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo", "vespo"] = (
+        Field(
+            default="dapo",
+            description=(
+                "How token losses are averaged: dapo (default) and dr_grpo avoid a bias towards "
+                "short answers; grpo is the original; luspo needs importance_sampling_level "
+                "sequence."
+            ),
+        )
+    )
+    importance_sampling_level: Literal["token", "sequence"] = Field(
+        default="token",
+        description="'sequence' is GSPO: one ratio per answer, often more stable than per token.",
+    )
+    rewards: list[RewardSpec] = Field(
+        default_factory=list,
+        description="The reward functions (at least one), each with a weight in the total.",
+    )
+    markers: Markers = Field(
+        default_factory=Markers,
+        description="Where reasoning and the final answer start and end in an answer.",
+    )
+    system_prompt_template: bool = Field(
+        default=True,
+        description="Put a system prompt first that asks for the markers' format.",
+    )
+    warmup: WarmupConfig | None = Field(
+        default=None,
+        description=(
+            "An SFT warm-up on the reference answers in the markers' format, run first so the "
+            "model knows the format before RL; empty for none."
+        ),
+    )
+
+
 # The training methods, the default (used when a train section names no method) first. Adding
 # one is its class (a TrainBase with `method: Literal["<name>"]`) and a line here.
-TRAIN_METHODS: tuple[type[TrainBase], ...] = (SFTConfig,)
+TRAIN_METHODS: tuple[type[TrainBase], ...] = (
+    SFTConfig,
+    DPOConfig,
+    ORPOConfig,
+    KTOConfig,
+    GRPOConfig,
+)
 
 _KNOWN_ERROR_TYPES = frozenset(typing.get_args(ErrorType))
 

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=2.0, gt=0)
     heartbeat_timeout_seconds: float = Field(default=15.0, gt=0)
     cancel_grace_seconds: float = Field(default=60.0, gt=0)
+    allow_custom_rewards: bool = Field(
+        default=False,
+        description="Allow custom Python rewards (and code tests), run in the bubblewrap sandbox.",
+    )
     inference_memory_mb: int | None = Field(
         default=None,
         ge=1,

@@ -15,12 +15,11 @@ tuned against base as the per-sample difference ``tuned - base`` with its mean a
 from __future__ import annotations
 
 import math
-import re
-import string
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
+
+# The pure text metrics live one layer down, where the reward presets score with them too.
+from loralab.rewards.text import exact_match, normalize_answer, rouge_l, token_f1
 
 __all__ = [
     "METRICS",
@@ -38,42 +37,6 @@ __all__ = [
 ]
 
 METRICS = ("exact_match", "token_f1", "rouge_l", "bleu")
-
-_PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}]")
-
-
-def normalize_answer(text: str) -> str:
-    """Lowercase, drop ASCII punctuation, collapse whitespace."""
-    return " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
-
-
-def exact_match(prediction: str, reference: str) -> float:
-    """1.0 when both normalise to the same text, else 0.0."""
-    return float(normalize_answer(prediction) == normalize_answer(reference))
-
-
-def token_f1(prediction: str, reference: str) -> float:
-    """F1 of the normalised tokens in common (each token counted as often as it occurs)."""
-    pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
-    if not pred or not ref:
-        return float(pred == ref)
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
-
-
-@lru_cache(maxsize=1)
-def _rouge():
-    from rouge_score import rouge_scorer
-
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-
-
-def rouge_l(prediction: str, reference: str) -> float:
-    """ROUGE-L F-measure (``rouge_score``; its tokenizer keeps ASCII letters and digits)."""
-    return float(_rouge().score(reference, prediction)["rougeL"].fmeasure)
 
 
 def sentence_bleu(prediction: str, reference: str) -> float:

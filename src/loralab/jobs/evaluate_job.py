@@ -10,7 +10,6 @@ samples land in ``<data dir>/evaluations/<job-id>/samples.jsonl``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +22,7 @@ from loralab.jobs.kinds import JobKind, Outcome, Prepared, Submission, WorkConte
 from loralab.jobs.refs import SPLIT_PATTERN, resolve_dataset_ref, resolve_model_ref
 from loralab.jobs.run_files import list_checkpoints
 from loralab.jobs.sampling import SamplingSpec
+from loralab.jobs.secrets import forget_secret, keep_secret, read_secret
 from loralab.store.tables import AdapterRow, JobRow, ModelRow
 
 __all__ = ["KIND", "EvaluateSpec", "JudgeSpec", "heldout_path"]
@@ -175,7 +175,7 @@ def prepare_evaluate(session: Session, settings: Settings, sub: Submission) -> P
     problems += more
     key_file = None
     if spec.judge is not None and spec.judge.api_key and not problems:
-        key_file = _keep_key(sub.output_dir, spec.judge.api_key)
+        key_file = keep_secret(sub.output_dir, JUDGE_KEY_FILE, spec.judge.api_key)
         raw["judge"]["api_key"] = None
     raw["resolved"] = {
         "base": base_load,
@@ -205,16 +205,6 @@ def _label(session: Session, ref: str) -> str:
         if row is not None:
             return row.name
     return Path(ref).name if Path(ref).is_absolute() else ref
-
-
-def _keep_key(out: Path, key: str) -> str:
-    """Write the judge's key to a file only the owner can read; returns its path."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / JUDGE_KEY_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key)
-    return str(path)
 
 
 def _rows(spec: EvaluateSpec, resolved: dict[str, Any]):
@@ -269,7 +259,7 @@ def run_evaluate(ctx: WorkContext) -> Outcome:
             checkpoints.append((item["step"], target))
         judge = None
         if spec.judge is not None:
-            key = Path(key_file).read_text(encoding="utf-8") if key_file else spec.judge.api_key
+            key = read_secret(key_file) or spec.judge.api_key
             judge = JudgeEndpoint(str(spec.judge.base_url), spec.judge.model, key)
         plan = EvaluationPlan(
             base=base,
@@ -289,8 +279,7 @@ def run_evaluate(ctx: WorkContext) -> Outcome:
             stop=ctx.stop,
         )
     finally:
-        if key_file:
-            Path(key_file).unlink(missing_ok=True)
+        forget_secret(key_file)
     if result is None:
         return Outcome("stopped")
     result["device"] = engine.device

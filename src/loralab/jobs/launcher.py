@@ -50,6 +50,7 @@ def worker_env(settings: Settings, devices: str | None = None) -> dict[str, str]
             "LORALAB_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
             "LORALAB_HEARTBEAT_TIMEOUT_SECONDS": str(settings.heartbeat_timeout_seconds),
             "LORALAB_CANCEL_GRACE_SECONDS": str(settings.cancel_grace_seconds),
+            "LORALAB_ALLOW_CUSTOM_REWARDS": str(settings.allow_custom_rewards).lower(),
             # Log lines reach worker.log as they happen, not when a buffer fills.
             "PYTHONUNBUFFERED": "1",
             # The fast tokenizers' own thread pool deadlocks after fork and warns about it.

@@ -7,7 +7,9 @@ from loralab.errors import ConfigError, FieldProblem
 from loralab.jobs import (
     demo_model,
     evaluate_job,
+    export_job,
     generate_job,
+    push_job,
     starter_model,
     train_job,
     validate,
@@ -25,6 +27,8 @@ JOB_KINDS: dict[str, JobKind] = {
         starter_model.KIND,
         evaluate_job.KIND,
         generate_job.KIND,
+        export_job.KIND,
+        push_job.KIND,
     )
 }
 

@@ -199,7 +199,9 @@ class StoreReporter:
                 # 100% only once the adapter is on disk (the "finished" event).
                 fields["progress"] = min(step / total, 0.99)
             fields["eta_seconds"] = data.get("eta_seconds")
-            self._merge({k: data.get(k) for k in _STEP_METRICS})
+            if data.get("stage", "train") == "train":  # a warm-up's loss is not the run's
+                self._merge({k: data.get(k) for k in _STEP_METRICS})
+                self._merge(data.get("metrics") or {})  # the method's own (reward, kl ...)
         elif kind == "eval":
             self._merge(data.get("metrics") or {})
         elif kind == "finished":

@@ -33,6 +33,13 @@ def prepare_train(session: Session, settings: Settings, sub: Submission) -> Prep
         split := split_problem(raw["data"].get("eval_split"), "config.data.eval_split")
     ) is not None:
         problems.append(split)
+    rewards = getattr(config.train, "rewards", None)
+    if rewards:
+        from loralab.rewards import check_reward_specs
+
+        problems += check_reward_specs(
+            rewards, "config.train.rewards", allow_custom=settings.allow_custom_rewards
+        )
     if ref is not None:
         raw["model"]["name_or_path"] = ref.load
         if ref.adapter_path:

@@ -23,7 +23,19 @@ The estimate adds up, in bytes:
   activations.
 
 Tokens per micro-batch are ``batch_size * max_seq_length``: the worst case, when every sample is
-truncated at the limit. ``tests/models/test_estimate.py`` checks the static parts exactly and
+truncated at the limit. Each method changes what one micro-batch holds:
+
+- **sft**: ``batch_size`` sequences.
+- **dpo, kto**: chosen and rejected (KTO: each completion and a mismatched one for its KL
+  term) go through the model together, so twice the sequences. The reference pass is the same
+  weights with the adapter switched off: no second copy of the weights, and under no_grad its
+  activations are freed layer by layer; only its log-probabilities stay.
+- **orpo**: chosen and rejected, no reference pass at all.
+- **grpo**: ``batch_size`` prompts with ``num_generations`` answers each, every one up to
+  ``max_seq_length`` of prompt plus ``max_completion_length`` of answer, trained on together.
+  Before that the answers are generated: a whole generation round (``gradient_accumulation_steps``
+  micro-batches) at once, with its KV cache (2 x layers x kv heads x head dim per token) and one
+  step's float32 logits. Generation and training do not overlap, so the larger of the two counts. ``tests/models/test_estimate.py`` checks the static parts exactly and
 the activations within a factor against a measured LoRA run on the tiny model.
 """
 
@@ -41,7 +53,14 @@ from loralab.models.catalog import find_entry
 from loralab.models.hardware import HardwareInfo, detect_hardware
 from loralab.models.source import cached_config_path, local_model_dir
 
-__all__ = ["MemoryBreakdown", "MemoryEstimate", "Suggestion", "estimate_memory", "resolve_dims"]
+__all__ = [
+    "MemoryBreakdown",
+    "MemoryEstimate",
+    "Suggestion",
+    "estimate_memory",
+    "resolve_dims",
+    "tokens_per_micro_batch",
+]
 
 GB = 1024**3
 _DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -198,6 +217,28 @@ def _activation_bytes(config: RunConfig, dims: ArchDims, act_bytes: int, tokens:
     return tokens * (blocks + logits)
 
 
+def tokens_per_micro_batch(config: RunConfig) -> int:
+    """Tokens one training micro-batch holds for the run's method (see the module docstring)."""
+    t = config.train
+    if t.method in ("dpo", "orpo", "kto"):
+        return 2 * t.batch_size * t.max_seq_length
+    if t.method == "grpo":
+        return t.batch_size * t.num_generations * (t.max_seq_length + t.max_completion_length)
+    return t.batch_size * t.max_seq_length
+
+
+def _generation_bytes(config: RunConfig, dims: ArchDims, act_bytes: int) -> int:
+    """GRPO's generation round: the KV cache of every answer at full length, and one step's
+    logits; 0 for the methods that do not generate."""
+    t = config.train
+    if t.method != "grpo":
+        return 0
+    sequences = t.batch_size * t.gradient_accumulation_steps * t.num_generations
+    length = t.max_seq_length + t.max_completion_length
+    kv_per_token = 2 * dims.num_layers * dims.num_kv_heads * dims.head_dim * act_bytes
+    return sequences * (length * kv_per_token + dims.vocab_size * 4)
+
+
 def _estimate(
     config: RunConfig, dims: ArchDims, hardware: HardwareInfo
 ) -> tuple[MemoryBreakdown, str, int]:
@@ -214,9 +255,11 @@ def _estimate(
 
     matrices, vectors = _trainable_matrices(config, dims)
     trainable = sum(a * b for a, b in matrices) + vectors
-    tokens = config.train.batch_size * config.train.max_seq_length
+    tokens = tokens_per_micro_batch(config)
     # Activations are in the compute dtype: the load dtype, which is also the 4-bit compute dtype.
-    activations = _activation_bytes(config, dims, wbytes, tokens)
+    activations = max(
+        _activation_bytes(config, dims, wbytes, tokens), _generation_bytes(config, dims, wbytes)
+    )
     optimizer = _optimizer_bytes(config.train.optimizer, matrices, vectors)
     static = weights + 8 * trainable + optimizer  # + LoRA weights and gradients in float32
     if hardware.device == "cuda":
@@ -356,7 +399,7 @@ def estimate_memory(
         quantization=config.model.quantization,
         parameters=dims.count_parameters(),
         trainable_parameters=trainable,
-        tokens_per_micro_batch=config.train.batch_size * config.train.max_seq_length,
+        tokens_per_micro_batch=tokens_per_micro_batch(config),
         breakdown=breakdown,
         total_gb=round(breakdown.total / GB, 2),
         available_gb=round(available, 2),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from loralab.errors import NotFound
 from loralab.jobs import list_checkpoints, read_run_card
@@ -32,7 +32,13 @@ __all__ = [
 
 
 class StepMetrics(BaseModel):
-    """One optimizer step's training metrics (None on steps that did not log)."""
+    """One optimizer step's training metrics (None on steps that did not log).
+
+    ``metrics`` holds the method's own numbers by the trainer's names: for GRPO ``reward``,
+    ``reward_std``, ``rewards/<function>/mean`` and ``/std``, ``kl``, ``clip_ratio/*``,
+    ``completions/mean_length`` ..., ``entropy``; for DPO ``rewards/margins``,
+    ``rewards/accuracies``, ``logps/chosen`` ...
+    """
 
     step: int
     loss: float | None = None
@@ -40,13 +46,19 @@ class StepMetrics(BaseModel):
     grad_norm: float | None = None
     tokens_per_second: float | None = None
     epoch: float | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
 
 
 class JobMetrics(BaseModel):
-    """The whole run's curves: every step, and every evaluation (``{step, eval_loss, ...}``)."""
+    """The whole run's curves: every step, and every evaluation (``{step, eval_loss, ...}``).
+
+    ``warmup_steps`` are the steps of an SFT warm-up that ran before the method's own (GRPO
+    with ``train.warmup``); their step numbers start again at 1.
+    """
 
     steps: list[StepMetrics]
     evals: list[dict[str, Any]]
+    warmup_steps: list[StepMetrics] = Field(default_factory=list)
 
 
 class LogLine(BaseModel):
@@ -87,19 +99,28 @@ def job_metrics(db: Database, job_id: str) -> JobMetrics:
             raise _not_found(job_id)
         events = events_of_type(session, job_id, ("step", "eval"))
     steps: dict[int, StepMetrics] = {}
+    warmup: dict[int, StepMetrics] = {}
     evals: dict[int, dict[str, Any]] = {}
     for e in events:
         step = e.data.get("step")
         if step is None:
             continue
         if e.type == "step":
-            fields = {k: e.data.get(k) for k in StepMetrics.model_fields if k != "step"}
-            steps[step] = StepMetrics(step=step, **fields)
+            fields = {k: e.data.get(k) for k in _SCALARS}
+            extra = e.data.get("metrics") or {}
+            numbers = {k: float(v) for k, v in extra.items() if isinstance(v, (int, float))}
+            into = warmup if e.data.get("stage") == "warmup" else steps
+            into[step] = StepMetrics(step=step, metrics=numbers, **fields)
         else:
             evals[step] = {"step": step, **(e.data.get("metrics") or {})}
     return JobMetrics(
-        steps=[steps[k] for k in sorted(steps)], evals=[evals[k] for k in sorted(evals)]
+        steps=[steps[k] for k in sorted(steps)],
+        evals=[evals[k] for k in sorted(evals)],
+        warmup_steps=[warmup[k] for k in sorted(warmup)],
     )
+
+
+_SCALARS = ("loss", "learning_rate", "grad_norm", "tokens_per_second", "epoch")
 
 
 def job_logs(db: Database, job_id: str, tail: int = 200) -> JobLogs:

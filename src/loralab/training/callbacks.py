@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from transformers import TrainerCallback
 
@@ -31,8 +31,15 @@ __all__ = [
     "ReportProgress",
     "RunFacts",
     "StopOnRequest",
+    "method_metrics",
     "training_callbacks",
 ]
+
+
+# Log keys that StepProgress carries in its own fields (or that are counters, not curves).
+_OWN_FIELDS = frozenset(
+    {"loss", "learning_rate", "grad_norm", "num_tokens", "epoch", "step", "total_flos"}
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class RunFacts:
     resumed_from: int | None
     device: str
     threads: int | None
+    stage: Literal["train", "warmup"] = "train"
 
 
 class StopOnRequest(TrainerCallback):
@@ -118,6 +126,7 @@ class ReportProgress(TrainerCallback):
         self.train_metrics: dict[str, float] = {}  # the Trainer's summary at the end of train()
         self.last_eval: dict[str, float] = {}
         self.last_loss: float | None = None
+        self.last_metrics: dict[str, float] = {}  # the method's own, from the last logged step
 
     # With several processes (torchrun), only the main one reports.
     def on_train_begin(self, args, state, control, model=None, **kwargs):
@@ -141,6 +150,7 @@ class ReportProgress(TrainerCallback):
                 resumed_from=self.facts.resumed_from,
                 device=self.facts.device,
                 threads=self.facts.threads,
+                stage=self.facts.stage,
             )
         )
         if state.global_step < state.max_steps:
@@ -165,6 +175,7 @@ class ReportProgress(TrainerCallback):
         if "loss" in logs:
             tokens = logs.get("num_tokens")
             self.last_loss = _num(logs.get("loss"))
+            self.last_metrics = method_metrics(logs)
             self.reporter.report(
                 self._step(
                     state,
@@ -174,6 +185,7 @@ class ReportProgress(TrainerCallback):
                     tokens_per_second=(
                         self.clock.tokens_per_second(float(tokens)) if tokens is not None else None
                     ),
+                    metrics=self.last_metrics,
                 )
             )
         elif "train_runtime" in logs:
@@ -200,6 +212,7 @@ class ReportProgress(TrainerCallback):
             eta_low_seconds=eta.low if eta else None,
             eta_high_seconds=eta.high if eta else None,
             eta_basis=eta.basis if eta else None,
+            stage=self.facts.stage,
             **values,
         )
 
@@ -218,6 +231,17 @@ def training_callbacks(
         CompleteCheckpoints(reporter, clock, keep_checkpoints),
         ReportProgress(reporter, clock, facts),
     )
+
+
+def method_metrics(logs: dict[str, Any]) -> dict[str, float]:
+    """The numbers of a training log beyond loss, learning rate and grad norm, by their
+    trainer names (``reward``, ``rewards/format/mean``, ``kl``, ``rewards/margins`` ...)."""
+    out = {}
+    for key, value in logs.items():
+        number = _num(value)
+        if number is not None and key not in _OWN_FIELDS and not key.startswith("eval_"):
+            out[key] = number
+    return out
 
 
 def _num(value: Any) -> float | None:

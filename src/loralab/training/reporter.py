@@ -63,6 +63,7 @@ class RunStarted(_Event):
     resumed_from: int | None = None  # the step of the checkpoint resumed from, if any
     device: str = "cpu"
     threads: int | None = None
+    stage: Literal["train", "warmup"] = "train"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +80,12 @@ class Phase(_Event):
 @dataclass(frozen=True, kw_only=True)
 class StepProgress(_Event):
     """One optimizer step done. ``loss``/``learning_rate``/``grad_norm`` are set on logging steps.
+
+    ``metrics`` holds the method's own numbers on logging steps, under the trainer's names: for
+    GRPO ``reward``, ``reward_std``, ``rewards/<function>/mean`` and ``/std``, ``kl`` (beta > 0),
+    ``clip_ratio/*``, ``completions/mean_length`` (``min_length``, ``max_length``), ``entropy``;
+    for DPO/ORPO ``rewards/margins``, ``rewards/accuracies``, ``logps/chosen``, ``logps/rejected``.
+    ``stage`` is ``"warmup"`` for the steps of an SFT warm-up run before the method's own.
 
     ``elapsed_seconds`` counts training time across resumes. The ETA comes from a moving window of
     recent step times in this session (never from the time before a resume): ``eta_seconds`` is
@@ -98,6 +105,8 @@ class StepProgress(_Event):
     eta_low_seconds: float | None = None
     eta_high_seconds: float | None = None
     eta_basis: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    stage: Literal["train", "warmup"] = "train"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -223,8 +232,9 @@ def describe_event(event: Event) -> str | None:
     """
     if isinstance(event, RunStarted):
         resumed = f", resumed from step {event.resumed_from}" if event.resumed_from else ""
+        what = f"an SFT warm-up for {event.method}" if event.stage == "warmup" else event.method
         return (
-            f"Training {event.method} on {event.device} ({_threads(event.threads)}): "
+            f"Training {what} on {event.device} ({_threads(event.threads)}): "
             f"{event.train_examples} examples, {event.total_steps} steps, effective batch "
             f"{event.effective_batch_size}, {event.trainable_params:,} of "
             f"{event.total_params:,} parameters trainable{resumed}."

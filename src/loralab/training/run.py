@@ -1,7 +1,8 @@
 """``train()``: run one fine-tuning job in this process, whatever the method.
 
 This is the seam the CLI and the job worker call. It picks the recipe for ``config.train.method``
-(only ``sft`` today; DPO and GRPO add a module and a line in ``_RECIPES``), and turns any failure
+(``sft``, the preference methods ``dpo``/``orpo``/``kto``, ``grpo``: a module each and a line
+in ``_RECIPES``), and turns any failure
 into a ``Failed`` event before re-raising it, so every caller reports failures the same way.
 """
 
@@ -20,7 +21,13 @@ from loralab.training.reporter import Failed, Reporter
 __all__ = ["RunResult", "StopEvent", "train"]
 
 # method -> "module:function"; imported lazily so one method's heavy imports never load another's.
-_RECIPES = {"sft": "loralab.training.sft:run_sft"}
+_RECIPES = {
+    "sft": "loralab.training.sft:run_sft",
+    "dpo": "loralab.training.preference:run_preference",
+    "orpo": "loralab.training.preference:run_preference",
+    "kto": "loralab.training.preference:run_preference",
+    "grpo": "loralab.training.grpo:run_grpo",
+}
 
 
 @dataclass(frozen=True)

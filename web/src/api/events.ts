@@ -13,12 +13,17 @@ export interface StartedData {
   method: string; total_steps: number; num_epochs: number; train_examples: number; eval_examples: number
   effective_batch_size: number; trainable_params: number; total_params: number; output_dir: string
   resumed_from?: number | null; device?: string; threads?: number | null
+  /** 'warmup' for the SFT warm-up that runs before GRPO, 'train' for the method's own run. */
+  stage?: 'train' | 'warmup'
 }
 export interface PhaseData { name: PhaseName; message: string; current?: number | null; total?: number | null }
 export interface StepData {
   step: number; total_steps: number; epoch: number; loss?: number | null; learning_rate?: number | null
   grad_norm?: number | null; tokens_per_second?: number | null; elapsed_seconds?: number
   eta_seconds?: number | null; eta_low_seconds?: number | null; eta_high_seconds?: number | null; eta_basis?: string | null
+  /** The method's own numbers by the trainer's names: reward, rewards/<fn>/mean, kl, rewards/margins ... */
+  metrics?: Record<string, number | null>
+  stage?: 'train' | 'warmup'
 }
 export interface EvalData { step: number; metrics: Record<string, number | null> }
 export interface CheckpointData { step: number; path: string }

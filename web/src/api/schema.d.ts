@@ -912,6 +912,130 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Exports
+         * @description Every export, newest first, with its files and parity report once done.
+         */
+        get: operations["list_exports_api_exports_get"];
+        put?: never;
+        /**
+         * Start Export
+         * @description Queue an export (422 `insufficient_disk`, a missing tool or a bad spec).
+         */
+        post: operations["start_export_api_exports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exports/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Estimate Export
+         * @description Sizes of every format and quantization, the free disk and which tools are installed.
+         */
+        get: operations["estimate_export_api_exports_estimate_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exports/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Export
+         * @description One export (404 `export_not_found`).
+         */
+        get: operations["get_export_api_exports__job_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exports/{job_id}/files/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Export File
+         * @description One file of a completed export, by its name in the result; folders come as a zip.
+         */
+        get: operations["download_export_file_api_exports__job_id__files__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/rewards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Rewards
+         * @description The reward presets: name, title, description, score range, params schema, example.
+         */
+        get: operations["list_rewards_api_rewards_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/rewards/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Rewards
+         * @description Score a typed completion or a dataset's first rows (at most 20) with the rewards.
+         */
+        post: operations["test_rewards_api_rewards_test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1210,6 +1334,150 @@ export interface components {
             percent: number;
         };
         /**
+         * Preference pairs (DPO)
+         * @description Direct preference optimisation: teaches the model to prefer the chosen reply over the
+         *     rejected one for the same prompt. Needs preference pairs (prompt, chosen, rejected). The
+         *     reference is the base model with the adapter switched off, so no second copy is loaded.
+         */
+        DPOConfig: {
+            /**
+             * Num Epochs
+             * @description Passes over the data.
+             * @default 1
+             */
+            num_epochs: number;
+            /**
+             * Max Steps
+             * @description Stop after this many optimizer steps (overrides epochs).
+             */
+            max_steps?: number | null;
+            /**
+             * Batch Size
+             * @description Sequences per device per step.
+             * @default 2
+             */
+            batch_size: number;
+            /**
+             * Gradient Accumulation Steps
+             * @description Micro-batches summed before each optimizer step.
+             * @default 4
+             */
+            gradient_accumulation_steps: number;
+            /**
+             * Learning Rate
+             * @description Peak learning rate. Preference tuning moves the model less than SFT; 5e-5 suits LoRA.
+             * @default 0.00005
+             */
+            learning_rate: number;
+            /**
+             * Lr Scheduler
+             * @description How the learning rate changes over the run.
+             * @default cosine
+             * @enum {string}
+             */
+            lr_scheduler: "linear" | "cosine" | "constant" | "constant_with_warmup" | "cosine_with_min_lr";
+            /**
+             * Warmup Ratio
+             * @description Share of steps spent warming up the rate.
+             * @default 0.03
+             */
+            warmup_ratio: number;
+            /**
+             * Weight Decay
+             * @description AdamW weight decay.
+             * @default 0
+             */
+            weight_decay: number;
+            /**
+             * Max Grad Norm
+             * @description Gradient clipping (0 = off).
+             * @default 1
+             */
+            max_grad_norm: number;
+            /**
+             * Optimizer
+             * @description Optimizer; the 8-bit ones need bitsandbytes.
+             * @default adamw_torch
+             * @enum {string}
+             */
+            optimizer: "adamw_torch" | "adamw_torch_fused" | "adamw_8bit" | "paged_adamw_8bit" | "adafactor" | "sgd";
+            /**
+             * Max Seq Length
+             * @description Longer samples are truncated to this many tokens.
+             * @default 2048
+             */
+            max_seq_length: number;
+            /**
+             * Gradient Checkpointing
+             * @description Recompute activations to save memory (about 20-30% slower).
+             * @default true
+             */
+            gradient_checkpointing: boolean;
+            /**
+             * Seed
+             * @description Random seed for shuffling and initialisation.
+             * @default 42
+             */
+            seed: number;
+            /**
+             * Logging Steps
+             * @description Log metrics every N steps.
+             * @default 1
+             */
+            logging_steps: number;
+            /**
+             * Save Steps
+             * @description Save a checkpoint every N steps.
+             * @default 100
+             */
+            save_steps: number;
+            /**
+             * Eval Steps
+             * @description Evaluate every N steps (needs eval data); empty = at the end.
+             */
+            eval_steps?: number | null;
+            /**
+             * Save Total Limit
+             * @description Keep only the newest N checkpoints; empty keeps all.
+             * @default 2
+             */
+            save_total_limit: number | null;
+            /**
+             * Cpu Threads
+             * @description Torch threads per process on CPU. Empty picks 1, which measured about 2x faster than 2 on 2-core machines.
+             */
+            cpu_threads?: number | null;
+            /**
+             * @description Training method. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            method: "dpo";
+            /**
+             * Beta
+             * @description How far the tuned model may drift from the base: higher keeps it closer (0.1 is usual; for ipo it is the regulariser).
+             * @default 0.1
+             */
+            beta: number;
+            /**
+             * Loss Type
+             * @description The preference loss: sigmoid is the original DPO; ipo resists overfitting on small data; robust expects some pairs to be mislabelled (with label_smoothing).
+             * @default sigmoid
+             * @enum {string}
+             */
+            loss_type: "sigmoid" | "ipo" | "hinge" | "robust" | "exo_pair" | "nca_pair" | "bco_pair" | "apo_zero" | "apo_down" | "sppo_hard" | "aot" | "discopop" | "sigmoid_norm";
+            /**
+             * Label Smoothing
+             * @description The share of pairs you think are labelled the wrong way round (robust and exo losses); 0 trusts every pair.
+             * @default 0
+             */
+            label_smoothing: number;
+            /**
+             * Max Prompt Length
+             * @description Leave out pairs whose prompt is longer than this many tokens (counted in the run card); empty keeps all. The prompt and reply together are cut at max_seq_length.
+             */
+            max_prompt_length?: number | null;
+        };
+        /**
          * DataConfig
          * @description Where the training data comes from and how its fields map to a conversation.
          */
@@ -1469,6 +1737,103 @@ export interface components {
             remaining: number;
         };
         /**
+         * ExportEstimate
+         * @description What exporting an adapter would write, and what this server can do.
+         */
+        ExportEstimate: {
+            /** Adapter Id */
+            adapter_id: string;
+            /** Base Model */
+            base_model: string;
+            /** Parameters */
+            parameters: number;
+            /**
+             * Formats
+             * @description Bytes of the adapter and merged outputs.
+             */
+            formats: {
+                [key: string]: number;
+            };
+            /** Quantizations */
+            quantizations: components["schemas"]["QuantizationInfo"][];
+            /**
+             * Free Bytes
+             * @description Free disk under the data dir.
+             */
+            free_bytes: number;
+            /**
+             * Converter
+             * @description llama.cpp's converter is installed.
+             */
+            converter: boolean;
+            /**
+             * Llama Cpp
+             * @description llama-cpp-python is installed (K-quants, parity).
+             */
+            llama_cpp: boolean;
+            /**
+             * Fix
+             * @description How to install what is missing.
+             */
+            fix: string | null;
+        };
+        /**
+         * ExportSpec
+         * @description Export an adapter: the PEFT folder, merged weights, GGUF files, an Ollama Modelfile.
+         */
+        ExportSpec: {
+            /**
+             * Adapter
+             * @description The adapter to export.
+             */
+            adapter: string;
+            /**
+             * Formats
+             * @description adapter: the PEFT folder; merged: weights with the adapter merged in (safetensors); gguf: llama.cpp files, one per quantization.
+             */
+            formats?: ("adapter" | "merged" | "gguf")[];
+            /**
+             * Dtype
+             * @description The merged weights' dtype.
+             * @default float16
+             * @enum {string}
+             */
+            dtype: "float16" | "bfloat16";
+            /**
+             * Quantizations
+             * @description GGUF weight types: f16, bf16 and q8_0 from llama.cpp's converter; K-quants (q4_k_m ...) from llama.cpp's quantizer (needs llama-cpp-python).
+             */
+            quantizations?: ("f16" | "bf16" | "q8_0" | "q6_k" | "q5_k_m" | "q5_k_s" | "q4_k_m" | "q4_k_s" | "q3_k_m" | "q2_k" | "q5_0" | "q4_0")[];
+            /**
+             * Gguf Lora
+             * @description Also a GGUF LoRA adapter (not available: the converter package on PyPI does not carry convert_lora_to_gguf).
+             * @default false
+             */
+            gguf_lora: boolean;
+            /**
+             * Modelfile
+             * @description Write an Ollama Modelfile (with gguf).
+             * @default true
+             */
+            modelfile: boolean;
+            /**
+             * Parity
+             * @description Compare each GGUF with the merged HF model (needs llama-cpp-python).
+             * @default true
+             */
+            parity: boolean;
+            /**
+             * Parity Prompts
+             * @description Prompts for the parity check; a default set.
+             */
+            parity_prompts?: string[] | null;
+            /**
+             * Name
+             * @description The files' base name; the adapter's name when empty.
+             */
+            name?: string | null;
+        };
+        /**
          * FormatDetection
          * @description The format of a dataset, which column fills which field, and how it was decided.
          *
@@ -1498,6 +1863,191 @@ export interface components {
             detected: boolean;
             /** Task */
             task?: ("sft" | "preference") | null;
+        };
+        /**
+         * Rewards (GRPO / GSPO)
+         * @description Reinforcement learning with rewards (GRPO): for each prompt the model writes several
+         *     answers, the reward functions score them, and the model moves towards the better ones.
+         *     Needs prompts (a question column; the answer column is handed to the rewards).
+         */
+        GRPOConfig: {
+            /**
+             * Num Epochs
+             * @description Passes over the data.
+             * @default 1
+             */
+            num_epochs: number;
+            /**
+             * Max Steps
+             * @description Stop after this many optimizer steps (overrides epochs).
+             */
+            max_steps?: number | null;
+            /**
+             * Batch Size
+             * @description Prompts per device per micro-batch. Each gets num_generations answers, so the model trains on batch_size x num_generations sequences at a time.
+             * @default 2
+             */
+            batch_size: number;
+            /**
+             * Gradient Accumulation Steps
+             * @description Micro-batches summed before each optimizer step.
+             * @default 2
+             */
+            gradient_accumulation_steps: number;
+            /**
+             * Learning Rate
+             * @description Peak learning rate (5e-4 learns a format fast).
+             * @default 0.0001
+             */
+            learning_rate: number;
+            /**
+             * Lr Scheduler
+             * @description How the learning rate changes over the run.
+             * @default cosine
+             * @enum {string}
+             */
+            lr_scheduler: "linear" | "cosine" | "constant" | "constant_with_warmup" | "cosine_with_min_lr";
+            /**
+             * Warmup Ratio
+             * @description Share of steps spent warming up the rate.
+             * @default 0.03
+             */
+            warmup_ratio: number;
+            /**
+             * Weight Decay
+             * @description AdamW weight decay.
+             * @default 0
+             */
+            weight_decay: number;
+            /**
+             * Max Grad Norm
+             * @description Gradient clipping (0 = off).
+             * @default 1
+             */
+            max_grad_norm: number;
+            /**
+             * Optimizer
+             * @description Optimizer; the 8-bit ones need bitsandbytes.
+             * @default adamw_torch
+             * @enum {string}
+             */
+            optimizer: "adamw_torch" | "adamw_torch_fused" | "adamw_8bit" | "paged_adamw_8bit" | "adafactor" | "sgd";
+            /**
+             * Max Seq Length
+             * @description Longer samples are truncated to this many tokens.
+             * @default 2048
+             */
+            max_seq_length: number;
+            /**
+             * Gradient Checkpointing
+             * @description Recompute activations to save memory (about 20-30% slower).
+             * @default true
+             */
+            gradient_checkpointing: boolean;
+            /**
+             * Seed
+             * @description Random seed for shuffling and initialisation.
+             * @default 42
+             */
+            seed: number;
+            /**
+             * Logging Steps
+             * @description Log metrics every N steps.
+             * @default 1
+             */
+            logging_steps: number;
+            /**
+             * Save Steps
+             * @description Save a checkpoint every N steps.
+             * @default 100
+             */
+            save_steps: number;
+            /**
+             * Eval Steps
+             * @description Evaluate every N steps (needs eval data); empty = at the end.
+             */
+            eval_steps?: number | null;
+            /**
+             * Save Total Limit
+             * @description Keep only the newest N checkpoints; empty keeps all.
+             * @default 2
+             */
+            save_total_limit: number | null;
+            /**
+             * Cpu Threads
+             * @description Torch threads per process on CPU. Empty picks 1, which measured about 2x faster than 2 on 2-core machines.
+             */
+            cpu_threads?: number | null;
+            /**
+             * @description Training method. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            method: "grpo";
+            /**
+             * Num Generations
+             * @description Answers written per prompt. More gives a better signal and costs memory and time in proportion.
+             * @default 4
+             */
+            num_generations: number;
+            /**
+             * Max Completion Length
+             * @description Longest answer the model may write, in tokens (longer ones are cut).
+             * @default 128
+             */
+            max_completion_length: number;
+            /**
+             * Temperature
+             * @description Sampling temperature: higher gives more varied answers to learn from.
+             * @default 1
+             */
+            temperature: number;
+            /**
+             * Top P
+             * @description Sample only from the most likely tokens (1 = all).
+             * @default 1
+             */
+            top_p: number;
+            /**
+             * Beta
+             * @description KL penalty keeping the model close to the base. 0 (default) skips the reference pass and is faster; KL is logged only when beta > 0 (0.001-0.04 is usual).
+             * @default 0
+             */
+            beta: number;
+            /**
+             * Epsilon
+             * @description Clipping: how far one update may move an answer's probability ratio.
+             * @default 0.2
+             */
+            epsilon: number;
+            /**
+             * Loss Type
+             * @description How token losses are averaged: dapo (default) and dr_grpo avoid a bias towards short answers; grpo is the original; luspo needs importance_sampling_level sequence.
+             * @default dapo
+             * @enum {string}
+             */
+            loss_type: "dapo" | "grpo" | "dr_grpo" | "bnpo" | "cispo" | "sapo" | "luspo" | "vespo";
+            /**
+             * Importance Sampling Level
+             * @description 'sequence' is GSPO: one ratio per answer, often more stable than per token.
+             * @default token
+             * @enum {string}
+             */
+            importance_sampling_level: "token" | "sequence";
+            /**
+             * Rewards
+             * @description The reward functions (at least one), each with a weight in the total.
+             */
+            rewards?: components["schemas"]["RewardSpec"][];
+            /** @description Where reasoning and the final answer start and end in an answer. */
+            markers?: components["schemas"]["Markers"];
+            /**
+             * System Prompt Template
+             * @description Put a system prompt first that asks for the markers' format.
+             * @default true
+             */
+            system_prompt_template: boolean;
+            /** @description An SFT warm-up on the reference answers in the markers' format, run first so the model knows the format before RL; empty for none. */
+            warmup?: components["schemas"]["WarmupConfig"] | null;
         };
         /** GpuStatus */
         GpuStatus: {
@@ -1849,6 +2399,9 @@ export interface components {
         /**
          * JobMetrics
          * @description The whole run's curves: every step, and every evaluation (``{step, eval_loss, ...}``).
+         *
+         *     ``warmup_steps`` are the steps of an SFT warm-up that ran before the method's own (GRPO
+         *     with ``train.warmup``); their step numbers start again at 1.
          */
         JobMetrics: {
             /** Steps */
@@ -1857,6 +2410,150 @@ export interface components {
             evals: {
                 [key: string]: unknown;
             }[];
+            /** Warmup Steps */
+            warmup_steps?: components["schemas"]["StepMetrics"][];
+        };
+        /**
+         * Good and bad examples (KTO)
+         * @description Kahneman-Tversky optimisation: learns from replies marked good or bad. Pairs are split
+         *     into one good and one bad example each. Needs preference pairs (prompt, chosen, rejected).
+         */
+        KTOConfig: {
+            /**
+             * Num Epochs
+             * @description Passes over the data.
+             * @default 1
+             */
+            num_epochs: number;
+            /**
+             * Max Steps
+             * @description Stop after this many optimizer steps (overrides epochs).
+             */
+            max_steps?: number | null;
+            /**
+             * Batch Size
+             * @description Sequences per device per step.
+             * @default 2
+             */
+            batch_size: number;
+            /**
+             * Gradient Accumulation Steps
+             * @description Micro-batches summed before each optimizer step.
+             * @default 4
+             */
+            gradient_accumulation_steps: number;
+            /**
+             * Learning Rate
+             * @description Peak learning rate. Preference tuning moves the model less than SFT; 5e-5 suits LoRA.
+             * @default 0.00005
+             */
+            learning_rate: number;
+            /**
+             * Lr Scheduler
+             * @description How the learning rate changes over the run.
+             * @default cosine
+             * @enum {string}
+             */
+            lr_scheduler: "linear" | "cosine" | "constant" | "constant_with_warmup" | "cosine_with_min_lr";
+            /**
+             * Warmup Ratio
+             * @description Share of steps spent warming up the rate.
+             * @default 0.03
+             */
+            warmup_ratio: number;
+            /**
+             * Weight Decay
+             * @description AdamW weight decay.
+             * @default 0
+             */
+            weight_decay: number;
+            /**
+             * Max Grad Norm
+             * @description Gradient clipping (0 = off).
+             * @default 1
+             */
+            max_grad_norm: number;
+            /**
+             * Optimizer
+             * @description Optimizer; the 8-bit ones need bitsandbytes.
+             * @default adamw_torch
+             * @enum {string}
+             */
+            optimizer: "adamw_torch" | "adamw_torch_fused" | "adamw_8bit" | "paged_adamw_8bit" | "adafactor" | "sgd";
+            /**
+             * Max Seq Length
+             * @description Longer samples are truncated to this many tokens.
+             * @default 2048
+             */
+            max_seq_length: number;
+            /**
+             * Gradient Checkpointing
+             * @description Recompute activations to save memory (about 20-30% slower).
+             * @default true
+             */
+            gradient_checkpointing: boolean;
+            /**
+             * Seed
+             * @description Random seed for shuffling and initialisation.
+             * @default 42
+             */
+            seed: number;
+            /**
+             * Logging Steps
+             * @description Log metrics every N steps.
+             * @default 1
+             */
+            logging_steps: number;
+            /**
+             * Save Steps
+             * @description Save a checkpoint every N steps.
+             * @default 100
+             */
+            save_steps: number;
+            /**
+             * Eval Steps
+             * @description Evaluate every N steps (needs eval data); empty = at the end.
+             */
+            eval_steps?: number | null;
+            /**
+             * Save Total Limit
+             * @description Keep only the newest N checkpoints; empty keeps all.
+             * @default 2
+             */
+            save_total_limit: number | null;
+            /**
+             * Cpu Threads
+             * @description Torch threads per process on CPU. Empty picks 1, which measured about 2x faster than 2 on 2-core machines.
+             */
+            cpu_threads?: number | null;
+            /**
+             * @description Training method. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            method: "kto";
+            /**
+             * Beta
+             * @description How far the tuned model may drift from the base: higher keeps it closer.
+             * @default 0.1
+             */
+            beta: number;
+            /**
+             * Desirable Weight
+             * @description Weight of the good examples; raise it when they are fewer than the bad ones.
+             * @default 1
+             */
+            desirable_weight: number;
+            /**
+             * Undesirable Weight
+             * @description Weight of the bad examples; raise it when they are fewer than the good ones.
+             * @default 1
+             */
+            undesirable_weight: number;
+            /**
+             * Max Prompt Length
+             * @description Leave out pairs whose prompt is longer than this many tokens (counted in the run card); empty keeps all. The prompt and reply together are cut at max_seq_length.
+             */
+            max_prompt_length?: number | null;
         };
         /**
          * LengthStats
@@ -1960,6 +2657,33 @@ export interface components {
              * @description Modules trained in full and saved with the adapter, e.g. embed_tokens, lm_head.
              */
             modules_to_save?: string[];
+        };
+        /**
+         * Markers
+         * @description Where the model's reasoning and its final answer start and end in a completion; the
+         *     system prompt template asks for them and the format and answer rewards look for them.
+         */
+        Markers: {
+            /**
+             * Reasoning Start
+             * @default <start_working_out>
+             */
+            reasoning_start: string;
+            /**
+             * Reasoning End
+             * @default <end_working_out>
+             */
+            reasoning_end: string;
+            /**
+             * Solution Start
+             * @default <SOLUTION>
+             */
+            solution_start: string;
+            /**
+             * Solution End
+             * @default </SOLUTION>
+             */
+            solution_end: string;
         };
         /**
          * MemoryBreakdown
@@ -2142,6 +2866,136 @@ export interface components {
             name?: string | null;
         };
         /**
+         * Preference pairs, no reference (ORPO)
+         * @description Odds-ratio preference optimisation: SFT on the chosen reply and a penalty on the rejected
+         *     one in a single pass, with no reference model at all. Needs preference pairs.
+         */
+        ORPOConfig: {
+            /**
+             * Num Epochs
+             * @description Passes over the data.
+             * @default 1
+             */
+            num_epochs: number;
+            /**
+             * Max Steps
+             * @description Stop after this many optimizer steps (overrides epochs).
+             */
+            max_steps?: number | null;
+            /**
+             * Batch Size
+             * @description Sequences per device per step.
+             * @default 2
+             */
+            batch_size: number;
+            /**
+             * Gradient Accumulation Steps
+             * @description Micro-batches summed before each optimizer step.
+             * @default 4
+             */
+            gradient_accumulation_steps: number;
+            /**
+             * Learning Rate
+             * @description Peak learning rate. Preference tuning moves the model less than SFT; 5e-5 suits LoRA.
+             * @default 0.00005
+             */
+            learning_rate: number;
+            /**
+             * Lr Scheduler
+             * @description How the learning rate changes over the run.
+             * @default cosine
+             * @enum {string}
+             */
+            lr_scheduler: "linear" | "cosine" | "constant" | "constant_with_warmup" | "cosine_with_min_lr";
+            /**
+             * Warmup Ratio
+             * @description Share of steps spent warming up the rate.
+             * @default 0.03
+             */
+            warmup_ratio: number;
+            /**
+             * Weight Decay
+             * @description AdamW weight decay.
+             * @default 0
+             */
+            weight_decay: number;
+            /**
+             * Max Grad Norm
+             * @description Gradient clipping (0 = off).
+             * @default 1
+             */
+            max_grad_norm: number;
+            /**
+             * Optimizer
+             * @description Optimizer; the 8-bit ones need bitsandbytes.
+             * @default adamw_torch
+             * @enum {string}
+             */
+            optimizer: "adamw_torch" | "adamw_torch_fused" | "adamw_8bit" | "paged_adamw_8bit" | "adafactor" | "sgd";
+            /**
+             * Max Seq Length
+             * @description Longer samples are truncated to this many tokens.
+             * @default 2048
+             */
+            max_seq_length: number;
+            /**
+             * Gradient Checkpointing
+             * @description Recompute activations to save memory (about 20-30% slower).
+             * @default true
+             */
+            gradient_checkpointing: boolean;
+            /**
+             * Seed
+             * @description Random seed for shuffling and initialisation.
+             * @default 42
+             */
+            seed: number;
+            /**
+             * Logging Steps
+             * @description Log metrics every N steps.
+             * @default 1
+             */
+            logging_steps: number;
+            /**
+             * Save Steps
+             * @description Save a checkpoint every N steps.
+             * @default 100
+             */
+            save_steps: number;
+            /**
+             * Eval Steps
+             * @description Evaluate every N steps (needs eval data); empty = at the end.
+             */
+            eval_steps?: number | null;
+            /**
+             * Save Total Limit
+             * @description Keep only the newest N checkpoints; empty keeps all.
+             * @default 2
+             */
+            save_total_limit: number | null;
+            /**
+             * Cpu Threads
+             * @description Torch threads per process on CPU. Empty picks 1, which measured about 2x faster than 2 on 2-core machines.
+             */
+            cpu_threads?: number | null;
+            /**
+             * @description Training method. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            method: "orpo";
+            /**
+             * Beta
+             * @description Weight of the preference penalty against the plain SFT loss on the chosen reply (lambda in the ORPO paper).
+             * @default 0.1
+             */
+            beta: number;
+            /**
+             * Max Prompt Length
+             * @description Leave out pairs whose prompt is longer than this many tokens (counted in the run card); empty keeps all. The prompt and reply together are cut at max_seq_length.
+             */
+            max_prompt_length?: number | null;
+        };
+        /**
          * OutputConfig
          * @description Where the run writes its checkpoints, adapter, logs and run card.
          */
@@ -2197,6 +3051,151 @@ export interface components {
             fix?: string | null;
         };
         /**
+         * QuantizationInfo
+         * @description One GGUF weight type, and whether this server can make it.
+         */
+        QuantizationInfo: {
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /**
+             * Tool
+             * @description converter (llama.cpp's convert_hf_to_gguf) or llama_cpp.
+             */
+            tool: string;
+            /** Available */
+            available: boolean;
+            /**
+             * Size Bytes
+             * @description About how large this adapter's file would be.
+             */
+            size_bytes: number;
+        };
+        /**
+         * RewardInfo
+         * @description One reward preset.
+         */
+        RewardInfo: {
+            /** Name */
+            name: string;
+            /** Title */
+            title: string;
+            /** Description */
+            description: string;
+            /**
+             * Score Range
+             * @description [low, high] of one completion's score before its weight; null when the code decides.
+             */
+            score_range: [
+                number,
+                number
+            ] | null;
+            /**
+             * Runs Code
+             * @description Runs code in the sandbox (needs custom rewards on).
+             */
+            runs_code: boolean;
+            /**
+             * Params Schema
+             * @description JSON schema of the preset's params.
+             */
+            params_schema: {
+                [key: string]: unknown;
+            };
+            /**
+             * Example
+             * @description A RewardSpec using it.
+             */
+            example: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * RewardSpec
+         * @description One reward function: a preset from the reward registry, its weight and its options.
+         */
+        RewardSpec: {
+            /**
+             * Name
+             * @description A reward preset (GET /api/rewards lists them), e.g. math_answer, format.
+             * @example math_answer
+             * @example format
+             * @example rule
+             */
+            name: string;
+            /**
+             * Weight
+             * @description Its weight in the total.
+             * @default 1
+             */
+            weight: number;
+            /**
+             * Params
+             * @description The preset's own options (see its documentation), e.g. {'target': 200}.
+             */
+            params?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * RewardTestRequest
+         * @description Rewards to try, on a typed completion, on a dataset's rows, or both.
+         */
+        RewardTestRequest: {
+            /** Rewards */
+            rewards: components["schemas"]["RewardSpec"][];
+            markers?: components["schemas"]["Markers"];
+            /**
+             * Dataset
+             * @description `dataset:<id>` to score its first rows.
+             */
+            dataset?: string | null;
+            /**
+             * Rows
+             * @description How many dataset rows.
+             * @default 5
+             */
+            rows: number;
+            /**
+             * Completion
+             * @description A completion to score (for each dataset row when a dataset is given; without it a row's own answer column is scored).
+             */
+            completion?: string | null;
+            /** Prompt */
+            prompt?: string | null;
+            /**
+             * Answer
+             * @description The `answer` column of a typed sample.
+             */
+            answer?: string | null;
+        };
+        /** RewardTestResult */
+        RewardTestResult: {
+            /** Rows */
+            rows: components["schemas"]["RewardTestRow"][];
+            /**
+             * Labels
+             * @description The reward functions' names, in order.
+             */
+            labels: string[];
+            /** Weights */
+            weights: number[];
+        };
+        /** RewardTestRow */
+        RewardTestRow: {
+            /** Prompt */
+            prompt: string;
+            /** Completion */
+            completion: string;
+            /** Scores */
+            scores: {
+                [key: string]: number;
+            };
+            /** Total */
+            total: number;
+        };
+        /**
          * RowIssue
          * @description One problem with one row.
          *
@@ -2228,7 +3227,7 @@ export interface components {
              * Train
              * @description How to train. `method` picks the training method (sft when left out); each method adds its own fields to the shared ones.
              */
-            train?: components["schemas"]["SFTConfig"];
+            train?: components["schemas"]["SFTConfig"] | components["schemas"]["DPOConfig"] | components["schemas"]["ORPOConfig"] | components["schemas"]["KTOConfig"] | components["schemas"]["GRPOConfig"];
             output?: components["schemas"]["OutputConfig"];
             /**
              * Name
@@ -2431,6 +3430,11 @@ export interface components {
         /**
          * StepMetrics
          * @description One optimizer step's training metrics (None on steps that did not log).
+         *
+         *     ``metrics`` holds the method's own numbers by the trainer's names: for GRPO ``reward``,
+         *     ``reward_std``, ``rewards/<function>/mean`` and ``/std``, ``kl``, ``clip_ratio/*``,
+         *     ``completions/mean_length`` ..., ``entropy``; for DPO ``rewards/margins``,
+         *     ``rewards/accuracies``, ``logps/chosen`` ...
          */
         StepMetrics: {
             /** Step */
@@ -2445,6 +3449,10 @@ export interface components {
             tokens_per_second?: number | null;
             /** Epoch */
             epoch?: number | null;
+            /** Metrics */
+            metrics?: {
+                [key: string]: number;
+            };
         };
         /**
          * Suggestion
@@ -2606,6 +3614,30 @@ export interface components {
              */
             winner: string;
             summary: components["schemas"]["EvaluationSummary"];
+        };
+        /**
+         * WarmupConfig
+         * @description A short SFT run on the reference answers, written in the markers' format, before RL.
+         */
+        WarmupConfig: {
+            /**
+             * Epochs
+             * @description Passes over the warm-up rows.
+             * @default 1
+             */
+            epochs: number;
+            /**
+             * Max Samples
+             * @description Warm up on at most this many rows; empty for all.
+             * @default 64
+             */
+            max_samples: number | null;
+            /**
+             * Learning Rate
+             * @description Peak learning rate of the warm-up.
+             * @default 0.0002
+             */
+            learning_rate: number;
         };
         /**
          * WinRate
@@ -4230,6 +5262,210 @@ export interface operations {
                 content: {
                     "application/json": unknown;
                     "text/csv": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_exports_api_exports_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"][];
+                };
+            };
+        };
+    };
+    start_export_api_exports_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportSpec"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    estimate_export_api_exports_estimate_get: {
+        parameters: {
+            query: {
+                /** @description The adapter: adapter:<id>. */
+                adapter: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportEstimate"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_export_api_exports__job_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The export's job id. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    download_export_file_api_exports__job_id__files__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The export's job id. */
+                job_id: string;
+                /** @description A name from the export's result.files. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_rewards_api_rewards_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RewardInfo"][];
+                };
+            };
+        };
+    };
+    test_rewards_api_rewards_test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RewardTestRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RewardTestResult"];
                 };
             };
             /** @description Validation Error */

@@ -136,6 +136,7 @@ export function Shell() {
           <NavLink to="/adapters">Adapters</NavLink>
           <NavLink to="/playground" className={({ isActive }) => (isActive || location.pathname === '/batch' ? 'active' : '')}>Playground</NavLink>
           <NavLink to="/evaluations">Evaluations</NavLink>
+          <NavLink to="/exports">Exports</NavLink>
           <NavLink to="/jobs">Jobs</NavLink>
           <NavLink to="/configs">Configs</NavLink>
         </nav>

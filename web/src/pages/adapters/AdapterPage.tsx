@@ -7,6 +7,7 @@ import { fmtBytes, fmtNumber, fmtWhen } from '../../lib/format'
 import { useResource } from '../../lib/useResource'
 import { DownloadLink, EvaluateLink, SourceBadge, TryInPlaygroundLink, UseInRunButton } from './common'
 import { AdapterFiles } from './AdapterFiles'
+import { ExportLink } from '../exports/ExportLink'
 
 export function AdapterPage() {
   const { id = '' } = useParams()
@@ -73,6 +74,7 @@ export function AdapterPage() {
         <div className="actions">
           <TryInPlaygroundLink adapter={a} className="btn primary" />
           <EvaluateLink adapter={a} className="btn" />
+          <ExportLink adapter={a} className="btn" />
           <DownloadLink adapter={a} className="btn" />
           <UseInRunButton adapter={a} className="btn" />
           <button type="button" className="btn danger" onClick={remove} disabled={busy}>Delete</button>

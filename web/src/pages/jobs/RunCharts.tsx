@@ -25,7 +25,30 @@ function ChartCard({ title, testid, children, right, empty }: { title: string; t
   )
 }
 
-/** Loss (train and eval), learning rate, grad norm and tokens/s for the whole run, one cursor. */
+// The method's own metrics, one small chart per family, shown only when the run logs them.
+// Names are TRL's (training/reporter.py StepProgress.metrics).
+interface Family { id: string; title: string; match: (name: string) => boolean }
+const FAMILIES: Family[] = [
+  { id: 'reward', title: 'Reward', match: (n) => n === 'reward' || n === 'reward_std' || /^rewards\/[^/]+\/(mean|std)$/.test(n) },
+  { id: 'preference', title: 'Preference rewards', match: (n) => /^rewards\/(chosen|rejected|margins|accuracies)$/.test(n) },
+  { id: 'logps', title: 'Log-probabilities', match: (n) => /^logps\//.test(n) },
+  { id: 'kl', title: 'KL to the reference', match: (n) => n === 'kl' },
+  { id: 'completion-length', title: 'Completion length', match: (n) => /^completions\/(mean|min|max)_length$/.test(n) },
+  { id: 'clip-ratio', title: 'Clip ratio', match: (n) => /^clip_ratio\/.+_mean$/.test(n) },
+  { id: 'entropy', title: 'Entropy', match: (n) => n === 'entropy' },
+]
+const PALETTE = ['#3358d4', '#d97706', '#16a34a', '#9333ea', '#0e7490', '#dc2626', '#64748b', '#ca8a04']
+
+function methodFamilies(extra: Record<string, (number | null)[]>) {
+  const names = Object.keys(extra).filter((k) => extra[k].some((v) => v !== null))
+  // SFT logs entropy too; its charts stay as they were unless the run is a preference or RL one.
+  const policy = names.some((n) => n === 'reward' || n.startsWith('rewards/') || n.startsWith('logps/'))
+  if (!policy) return []
+  return FAMILIES.map((f) => ({ ...f, names: names.filter(f.match).sort() })).filter((f) => f.names.length > 0)
+}
+
+/** Loss (train and eval), learning rate, grad norm and tokens/s for the whole run, one cursor;
+ *  for DPO/ORPO/KTO/GRPO runs also their reward, KL, length ... charts. */
 export function RunCharts({ run, checkpointSteps, evalConfigured, evalEvery }: Props) {
   const [smoothing, setSmoothing] = useState(0.6)
   const [logY, setLogY] = useState(false)
@@ -44,6 +67,8 @@ export function RunCharts({ run, checkpointSteps, evalConfigured, evalEvery }: P
     : hasEval
       ? null
       : `Eval loss: waiting for the first evaluation${evalEvery ? ` (every ${evalEvery} steps)` : ' (at the end)'}`
+
+  const families = useMemo(() => methodFamilies(s.extra), [s.extra])
 
   const lossSeries = [
     { label: 'train loss', color: '#c3cbe0', values: s.loss, width: 1 },
@@ -85,6 +110,17 @@ export function RunCharts({ run, checkpointSteps, evalConfigured, evalEvery }: P
         <ChartCard title="Epoch" testid="epoch-chart" empty={waiting}>
           <LineChart x={s.step} series={[{ label: 'epoch', color: '#64748b', values: s.epoch }]} syncKey="run" ariaLabel="Epoch per step" height={180} />
         </ChartCard>
+        {families.map((f) => (
+          <ChartCard key={f.id} title={f.title} testid={`metric-chart-${f.id}`}>
+            <LineChart
+              x={s.step}
+              series={f.names.map((name, i) => ({ label: name, color: PALETTE[i % PALETTE.length], values: s.extra[name], width: i === 0 ? 2 : 1.5 }))}
+              syncKey="run"
+              ariaLabel={`${f.title} per step`}
+              height={180}
+            />
+          </ChartCard>
+        ))}
       </div>
     </div>
   )

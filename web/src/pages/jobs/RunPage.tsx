@@ -15,6 +15,7 @@ import { DownloadLink, EvaluateLink, KeyMetric, TryInPlaygroundLink, UseInRunBut
 import { LogTail } from './LogTail'
 import { RunCharts } from './RunCharts'
 import { useRunStream, type RunState } from './useRunStream'
+import { ExportLink } from '../exports/ExportLink'
 
 const PHASE_LABELS: Record<string, string> = {
   loading_model: 'Loading the model',
@@ -386,7 +387,7 @@ export function RunPage() {
             <div className="row" style={{ gap: 6 }} data-testid="run-next-steps">
               <TryInPlaygroundLink adapter={{ id: resultAdapter, name: runLabel(job) }} className="btn primary" label="Playground" />
               <EvaluateLink adapter={{ id: resultAdapter, name: runLabel(job) }} className="btn" />
-              <button type="button" className="btn" disabled title="Export (merged, GGUF) is coming soon">Export</button>
+              <ExportLink adapter={{ id: resultAdapter, name: runLabel(job) }} className="btn" />
             </div>
           )}
           {!ACTIVE.has(job.status) && (

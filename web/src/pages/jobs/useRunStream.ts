@@ -17,6 +17,8 @@ export interface Series {
   grad: (number | null)[]
   tps: (number | null)[]
   epoch: (number | null)[]
+  /** The method's own metrics (GRPO rewards, DPO margins ...), each aligned to `step`. */
+  extra: Record<string, (number | null)[]>
 }
 
 export interface LogEntry {
@@ -44,7 +46,7 @@ export interface RunState {
   loaded: boolean
 }
 
-const emptySeries = (): Series => ({ step: [], loss: [], lr: [], grad: [], tps: [], epoch: [] })
+const emptySeries = (): Series => ({ step: [], loss: [], lr: [], grad: [], tps: [], epoch: [], extra: {} })
 const MAX_LOGS = 1000
 const FINAL = new Set(['completed', 'stopped', 'failed', 'interrupted'])
 
@@ -62,6 +64,8 @@ interface StepPoint {
   grad_norm?: number | null
   tokens_per_second?: number | null
   epoch?: number | null
+  metrics?: Record<string, number | null> | null
+  stage?: string | null
 }
 
 function putStep(s: Series, p: StepPoint): Series {
@@ -84,6 +88,11 @@ function putStep(s: Series, p: StepPoint): Series {
     else if (i === arr.length) arr.push(v)
     else arr.splice(i, 0, v)
   }
+  const metrics = p.metrics ?? {}
+  for (const key of Object.keys(metrics)) {
+    if (!(key in s.extra)) s.extra[key] = new Array<number | null>(n).fill(null)
+  }
+  for (const [key, values] of Object.entries(s.extra)) put(values, metrics[key] ?? null)
   put(s.step, p.step)
   put(s.loss, p.loss ?? null)
   put(s.lr, p.learning_rate ?? null)
@@ -95,7 +104,8 @@ function putStep(s: Series, p: StepPoint): Series {
 
 /** New array objects (same contents) so charts see a change, without copying point by point. */
 function touched(s: Series): Series {
-  return { step: s.step.slice(), loss: s.loss.slice(), lr: s.lr.slice(), grad: s.grad.slice(), tps: s.tps.slice(), epoch: s.epoch.slice() }
+  const extra = Object.fromEntries(Object.entries(s.extra).map(([k, v]) => [k, v.slice()]))
+  return { step: s.step.slice(), loss: s.loss.slice(), lr: s.lr.slice(), grad: s.grad.slice(), tps: s.tps.slice(), epoch: s.epoch.slice(), extra }
 }
 
 function reducer(state: RunState, action: Action): RunState {
@@ -105,7 +115,8 @@ function reducer(state: RunState, action: Action): RunState {
       for (const p of action.steps) series = putStep(series, p)
       // Events that arrived while the history loaded are already in; keep the newer ones.
       for (let i = 0; i < state.series.step.length; i++) {
-        putStep(series, { step: state.series.step[i], loss: state.series.loss[i], learning_rate: state.series.lr[i], grad_norm: state.series.grad[i], tokens_per_second: state.series.tps[i], epoch: state.series.epoch[i] })
+        const metrics = Object.fromEntries(Object.entries(state.series.extra).map(([k, v]) => [k, v[i]]))
+        putStep(series, { step: state.series.step[i], loss: state.series.loss[i], learning_rate: state.series.lr[i], grad_norm: state.series.grad[i], tokens_per_second: state.series.tps[i], epoch: state.series.epoch[i], metrics })
       }
       const logs = mergeLogs(action.logs, state.logs)
       const evals = mergeEvals(action.evals, state.evals)
@@ -129,6 +140,8 @@ function reducer(state: RunState, action: Action): RunState {
         lastSeq = ev.seq
         switch (ev.type) {
           case 'step':
+            // A GRPO run's SFT warm-up counts its own steps; the charts show the method's run.
+            if (ev.data.stage === 'warmup') break
             if (!seriesChanged) {
               series = touched(series)
               seriesChanged = true

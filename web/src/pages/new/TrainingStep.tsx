@@ -7,6 +7,7 @@ import { applies, getPath, unionOf, type FieldSpec, type VariantUnion } from '..
 import { useServer } from '../../state/server'
 import { estimateProblemText, useEstimate } from './estimate'
 import { useRunPlan } from './plan'
+import { RewardTester } from './RewardTester'
 import { stepOf, useWizard } from './store'
 
 const GROUPS: { title: string; note?: string; paths: string[] }[] = [
@@ -31,6 +32,8 @@ function presetSummary(p: Record<string, Record<string, unknown> | undefined>): 
   return `rank ${l.r ?? '—'} · lr ${fmtNumber(Number(t.learning_rate))} · ${length}`
 }
 
+const EDITED_IN_REWARDS = new Set(['train.rewards', 'train.markers'])
+
 /**
  * The training method: one radio per member of the `train` union, labelled with the member's
  * title and its schema description. Choosing one swaps in that method's own fields (shown below
@@ -41,7 +44,8 @@ function MethodPicker({ union, render }: { union: VariantUnion; render: (spec: F
   const chosen = String(getPath(state.config, union.path) ?? union.variants[0].tag)
   const variant = union.variants.find((v) => v.tag === chosen)
   const placed = new Set(GROUPS.flatMap((g) => g.paths))
-  const own = (variant?.fields ?? []).filter((f) => !placed.has(f.path))
+  // Rewards and markers are edited (and tried) in the rewards card below the picker.
+  const own = (variant?.fields ?? []).filter((f) => !placed.has(f.path) && !EDITED_IN_REWARDS.has(f.path))
   const error = state.serverErrors[union.path] ?? state.serverErrors[union.section]
   return (
     <section className="card" aria-labelledby="method-h" data-testid="method-picker">
@@ -117,6 +121,7 @@ export function TrainingStep() {
   return (
     <div className="stack">
       {union && <MethodPicker union={union} render={render} />}
+      {getPath(state.config, 'train.method') === 'grpo' && <RewardTester />}
       <section className="card" aria-labelledby="presets-h">
         <div className="card-head">
           <h2 id="presets-h">Start from a preset</h2>

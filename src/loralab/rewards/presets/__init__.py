@@ -1,0 +1,1 @@
+"""The reward presets, one module per family; ``loralab.rewards.registry`` lists them."""
