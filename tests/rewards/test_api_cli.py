@@ -14,9 +14,6 @@ from loralab.api.app import create_app
 from loralab.config import Settings
 from loralab.rewards import PRESETS, bwrap_path
 
-GSM8K = Path("/work/shared/data/formats/gsm8k_train.jsonl")
-if not GSM8K.exists():  # the sample data sits beside the checkout
-    GSM8K = Path(__file__).resolve().parents[3] / "shared/data/formats/gsm8k_train.jsonl"
 GOOD = "<start_working_out>4*3 is 12<end_working_out><SOLUTION>12</SOLUTION>"
 
 
@@ -56,9 +53,9 @@ def test_typed_completion_is_scored_with_weights(client):
     assert res.json()["labels"] == ["math_answer", "format"]
 
 
-@pytest.mark.skipif(not GSM8K.exists(), reason="the GSM8K sample is not here")
-def test_uploaded_gsm8k_rows_are_scored(client):
-    res = client.post("/api/datasets/upload", files={"file": ("gsm8k.jsonl", GSM8K.read_bytes())})
+def test_uploaded_gsm8k_rows_are_scored(client, formats_dir):
+    gsm8k = formats_dir / "gsm8k_train.jsonl"
+    res = client.post("/api/datasets/upload", files={"file": ("gsm8k.jsonl", gsm8k.read_bytes())})
     assert res.status_code in (200, 201, 202), res.text
     ref = f"dataset:{res.json()['id']}"
     own = client.post(
@@ -99,8 +96,9 @@ def test_python_reward_is_422_while_disabled(client):
     assert [e["loc"] for e in res.json()["errors"]] == ["rewards.0.name"]
 
 
-@pytest.mark.skipif(bwrap_path() is None, reason="needs bubblewrap")
 def test_python_reward_runs_when_enabled_and_failures_are_422(tmp_path):
+    if bwrap_path() is None:
+        pytest.fail("this test needs bubblewrap: run `make sandbox-deps`")
     code = "def reward(prompt, completion, **row):\n    return len(completion)\n"
     with make_client(tmp_path, allow_custom_rewards=True) as client:
         res = client.post(
@@ -162,10 +160,17 @@ def test_cli_list_and_test():
     assert row["total"] == pytest.approx(2.0 + row["scores"]["length"])
 
 
-@pytest.mark.skipif(not GSM8K.exists(), reason="the GSM8K sample is not here")
-def test_cli_scores_dataset_rows():
+def test_cli_scores_dataset_rows(formats_dir):
     res = cli(
-        "rewards", "test", "-r", "math_answer", "--dataset", str(GSM8K), "--rows", "2", "--json"
+        "rewards",
+        "test",
+        "-r",
+        "math_answer",
+        "--dataset",
+        str(formats_dir / "gsm8k_train.jsonl"),
+        "--rows",
+        "2",
+        "--json",
     )
     assert res.returncode == 0, res.stderr
     assert [r["total"] for r in json.loads(res.stdout)] == [1.0, 1.0]

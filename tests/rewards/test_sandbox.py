@@ -14,9 +14,12 @@ from loralab.errors import Unsupported
 from loralab.rewards import SandboxError, build_reward_funcs, bwrap_path
 from loralab.rewards import sandbox as sandbox_module
 
-pytestmark = pytest.mark.skipif(
-    bwrap_path() is None, reason="needs bubblewrap (`make sandbox-deps` installs it)"
-)
+
+@pytest.fixture(autouse=True)
+def _bubblewrap():
+    # Never skipped: a machine without bubblewrap fails here with the command that fixes it.
+    if bwrap_path() is None:
+        pytest.fail("the sandbox tests need bubblewrap: run `make sandbox-deps`")
 
 
 def python_reward(code: str, **params) -> object:
