@@ -192,7 +192,7 @@ class Scheduler:
         with reading(self.db) as session:
             if not has_queued(session):
                 return []
-        claimed: list[tuple[str, int, str | None, str | None]] = []
+        claimed: list[tuple[str, str, int, str | None, str | None]] = []
         with self.db.write() as session:
             busy = [j.devices for j in running_jobs(session) if j.kind in self.device_kinds]
             room = self.max_jobs - count_running(session, kinds=self.device_kinds)
@@ -201,16 +201,17 @@ class Scheduler:
                 claim_queued_jobs(session, len(pins), kinds=self.device_kinds), pins, strict=False
             ):
                 job.devices = pin
-                claimed.append((job.id, job.attempts, job.output_dir, pin))
+                claimed.append((job.id, job.kind, job.attempts, job.output_dir, pin))
             light = self.settings.cpu_job_slots - count_running(
                 session, exclude_kinds=self.device_kinds
             )
             for job in claim_queued_jobs(session, light, exclude_kinds=self.device_kinds):
                 job.devices = None
-                claimed.append((job.id, job.attempts, job.output_dir, ""))  # no GPU for light work
+                # No GPU for light work.
+                claimed.append((job.id, job.kind, job.attempts, job.output_dir, ""))
         started = []
-        for job_id, attempt, output_dir, pin in claimed:
-            kind = self._kind_of(job_id)
+        for job_id, kind_name, attempt, output_dir, pin in claimed:
+            kind = JOB_KINDS.get(kind_name, JOB_KINDS["train"])
             out = output_dir or str(kind.output_dir(self.settings.data_dir, job_id))
             try:
                 proc = launch_worker(job_id, self.settings, out, attempt, pin)
@@ -224,8 +225,3 @@ class Scheduler:
                     job.pid = proc.pid
             started.append(job_id)
         return started
-
-    def _kind_of(self, job_id: str):
-        with reading(self.db) as session:
-            job = session.get(JobRow, job_id)
-        return JOB_KINDS.get(job.kind if job else "train", JOB_KINDS["train"])

@@ -347,14 +347,14 @@ def register_finished_runs(db: Database) -> int:
     worker that ended between saving the adapter and registering it. Returns how many were
     added.
     """
+    has_adapter = (
+        select(AdapterRow.id)
+        .where(AdapterRow.job_id == JobRow.id, AdapterRow.source == "training")
+        .exists()
+    )
+    query = select(JobRow).where(JobRow.kind == "train", JobRow.status == "completed", ~has_adapter)
     with reading(db) as session:
-        jobs = [
-            j
-            for j in session.scalars(
-                select(JobRow).where(JobRow.kind == "train", JobRow.status == "completed")
-            )
-            if store.adapter_of_job(session, j.id) is None
-        ]
+        jobs = list(session.scalars(query))
     added = 0
     for job in jobs:
         try:

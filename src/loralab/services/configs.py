@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy.exc import IntegrityError
 
-from loralab.config import RunConfig, StrictModel, check_run_config
+from loralab.config import RunConfig, StrictModel
 from loralab.errors import ConfigError, FieldProblem
 from loralab.services import UtcDateTime
 from loralab.store import Database
@@ -76,15 +76,6 @@ def _to_model(row: ConfigRow) -> SavedConfig:
     )
 
 
-def _check(body: SavedConfigIn) -> None:
-    problems = [
-        FieldProblem(loc=f"config.{p.loc}", message=p.message, line=p.line, fix=p.fix)
-        for p in check_run_config(body.config)
-    ]
-    if problems:
-        raise ConfigError(f"The run config has {len(problems)} problem(s).", problems=problems)
-
-
 def create_config(db: Database, body: SavedConfigIn) -> SavedConfig:
     """Save a new named config.
 
@@ -92,7 +83,6 @@ def create_config(db: Database, body: SavedConfigIn) -> SavedConfig:
         ConfigError: the config breaks a cross-field rule (422 ``invalid_config``).
         Conflict: the name is taken (409 ``duplicate_name``).
     """
-    _check(body)
     try:
         with db.write() as session:
             row = store.create_config(
@@ -122,7 +112,6 @@ def get_config(db: Database, config_id: str) -> SavedConfig:
 
 def update_config(db: Database, config_id: str, body: SavedConfigIn) -> SavedConfig:
     """Replace a saved config (404 when missing, 409 when renamed onto a taken name)."""
-    _check(body)
     try:
         with db.write() as session:
             row = store.update_config(

@@ -168,24 +168,13 @@ def start_scheduler(db: Database, settings: Settings) -> Scheduler:
 # -- submitting ----------------------------------------------------------------------------------
 
 
-def _user_loc(parts: tuple[Any, ...], raw: Any) -> str:
-    """A pydantic error path as a person writes it: union tags (``train.sft.lr``) dropped."""
-    out, node = [], raw
-    for part in parts:
-        if isinstance(node, dict) and part not in node and node.get("method") == part:
-            continue  # the discriminator's tag, not a field
-        out.append(str(part))
-        node = node.get(part) if isinstance(node, dict) else None
-    return ".".join(out)
-
-
 def _validate_spec(kind: JobKind, raw: dict[str, Any]) -> BaseModel:
     try:
         return kind.spec.model_validate(raw)
     except ValidationError as exc:
         problems = [
             FieldProblem(
-                loc=".".join(p for p in ("config", _user_loc(tuple(err["loc"]), raw)) if p),
+                loc=".".join(["config", *(str(part) for part in err["loc"])]),
                 message=err["msg"],
             )
             for err in exc.errors()
