@@ -59,7 +59,7 @@ def main() -> None:
         gradient_accumulation_steps=a.grad_accum,
         learning_rate=2e-4,
         lr_scheduler_type="cosine",
-        warmup_ratio=0.03,
+        warmup_steps=0.03,  # transformers 5: a float below 1 is a ratio
         logging_steps=1,
         save_strategy="no",
         max_length=a.max_length,
