@@ -24,8 +24,20 @@ def main() -> None:
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--threads", type=int, default=0, help="0 uses loralab's default")
     p.add_argument("--padding-free", choices=["on", "off"], default="on")
+    p.add_argument(
+        "--defaults",
+        action="store_true",
+        help="loralab's own defaults for threads, checkpointing, padding-free and the loss",
+    )
     p.add_argument("--out", required=True)
     a = p.parse_args()
+    speed = {
+        "gradient_checkpointing": False,
+        "padding_free": a.padding_free == "on",
+        "cpu_threads": a.threads or None,
+    }
+    if a.defaults:
+        speed = {}
     cfg = parse_run_config(
         {
             "model": {"name_or_path": a.model},
@@ -36,10 +48,8 @@ def main() -> None:
                 "batch_size": a.batch_size,
                 "gradient_accumulation_steps": a.grad_accum,
                 "max_seq_length": a.max_length,
-                "gradient_checkpointing": False,
-                "padding_free": a.padding_free == "on",
+                **speed,
                 "save_steps": 10_000,
-                "cpu_threads": a.threads or None,
             },
             "output": {"dir": a.out},
         }
@@ -57,7 +67,9 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "impl": f"loralab (padding-free {a.padding_free})",
+                "impl": "loralab (its defaults)"
+                if a.defaults
+                else f"loralab (padding-free {a.padding_free})",
                 "seconds": round(seconds, 2),
                 "samples_per_second": round(samples / seconds, 2),
                 "tokens_per_second": round(sum(tps) / len(tps)) if tps else None,

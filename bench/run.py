@@ -13,9 +13,11 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -23,6 +25,7 @@ DATA = HERE.parent.parent / "shared" / "data" / "formats" / "finetome_sample.par
 
 
 def _run(script: str, args: list[str], env: dict[str, str]) -> dict:
+    started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, str(HERE / script), *args],
         capture_output=True,
@@ -33,7 +36,11 @@ def _run(script: str, args: list[str], env: dict[str, str]) -> dict:
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-4000:])
         raise SystemExit(f"{script} failed with exit code {proc.returncode}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    # The whole process, start-up, imports, model load and tokenizing included: the scripts'
+    # own "seconds" cover different spans (TRL's trainer.train() vs loralab's whole run).
+    row["wall_s"] = round(time.perf_counter() - started, 2)
+    return row
 
 
 def main() -> None:
@@ -67,11 +74,12 @@ def main() -> None:
             ("loralab_run.py", ["--threads", "1", "--padding-free", "off"]),
             ("loralab_run.py", ["--threads", "2", "--padding-free", "on"]),
             ("loralab_run.py", ["--threads", "1", "--padding-free", "on"]),
+            ("loralab_run.py", ["--defaults"]),
         ]
         rows = []
-        for _ in range(a.repeats):
+        for repeat in range(a.repeats):  # A B C A B C: drift hits every configuration alike
             for i, (script, extra) in enumerate(plan):
-                out = str(Path(tmp) / f"out-{i}")
+                out = str(Path(tmp) / f"out-{repeat}-{i}")
                 rows.append(_run(script, [*common, *extra, "--out", out], env))
                 print(json.dumps(rows[-1]), file=sys.stderr)
 
@@ -80,13 +88,38 @@ def main() -> None:
     )
     print(f"Command: make bench ARGS='--steps {a.steps} --repeats {a.repeats}'\n")
     print(
-        "| implementation | torch threads | seconds | samples/s | tokens/s | peak RSS (MB) | final loss |"
+        "| implementation | torch threads | whole process (s) | in-script seconds | samples/s "
+        "| tokens/s | peak RSS (MB) | final loss |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(
-            f"| {r['impl']} | {r['threads']} | {r['seconds']} | {r['samples_per_second']} | "
+            f"| {r['impl']} | {r['threads']} | {r['wall_s']} | {r['seconds']} "
+            f"| {r['samples_per_second']} | "
             f"{r.get('tokens_per_second') or 'n/a'} | {r['peak_rss_mb']} | {r['final_loss']} |"
+        )
+    _print_medians(rows)
+
+
+def _print_medians(rows: list[dict]) -> None:
+    """Medians per configuration, as ratios to the plain TRL script with its own defaults."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["impl"], r["threads"]), []).append(r)
+    baseline = next((g for (impl, _), g in groups.items() if impl == "trl-script"), None)
+    if baseline is None:
+        return
+    base_wall = statistics.median(r["wall_s"] for r in baseline)
+    print("\nMedians (whole process), against the first TRL row:\n")
+    print("| implementation | torch threads | runs | whole process (s) | vs TRL | peak RSS (MB) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for (impl, threads), group in groups.items():
+        wall = statistics.median(r["wall_s"] for r in group)
+        rss = statistics.median(r["peak_rss_mb"] for r in group)
+        speed = base_wall / wall
+        print(
+            f"| {impl} | {threads} | {len(group)} | {wall:.2f} "
+            f"| {speed:.2f}x {'faster' if speed >= 1 else '(slower)'} | {rss:.0f} |"
         )
 
 

@@ -2,7 +2,7 @@
 
 Everything between the BEGIN and END markers of docs/configuration.md is rewritten from
 ``RunConfig`` (every field's type, default, bounds and help text, section by section) and the
-presets in ``src/loralab/config/presets/``. The hand-written text outside the markers is kept.
+presets of each training method in ``src/loralab/config/presets/<method>.yaml``. The hand-written text outside the markers is kept.
 
     .venv/bin/python scripts/gen_config_reference.py          # rewrite the generated part
     .venv/bin/python scripts/gen_config_reference.py --check  # exit 1 if it is out of date
@@ -17,7 +17,6 @@ import argparse
 import sys
 import types
 import typing
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -25,7 +24,15 @@ import annotated_types as at
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from loralab.config import PRESETS, RunConfig, load_preset
+from loralab.config import (
+    PRESETS,
+    TRAIN_METHODS,
+    LoraConfig,
+    RunConfig,
+    load_preset,
+    method_name,
+    preset_description,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "configuration.md"
@@ -207,12 +214,6 @@ def _sections() -> list[str]:
 # --- presets ------------------------------------------------------------------------------------
 
 
-def _preset_comment(name: str) -> str:
-    text = resources.files("loralab.config").joinpath("presets", f"{name}.yaml").read_text()
-    lines = [line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")]
-    return " ".join(lines)
-
-
 def _flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
@@ -223,47 +224,56 @@ def _flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _schema_defaults() -> dict[str, Any]:
-    # The smallest valid config, resolved: every default the schema fills in.
-    cfg = RunConfig.model_validate({"model": {"name_or_path": "m"}, "data": {"source": "d"}})
-    return _flatten(cfg.model_dump(mode="json"))
+def _schema_defaults(method: str) -> dict[str, Any]:
+    # The defaults of the sections a preset fills: lora, and the method's train section (built
+    # alone, so GRPO's rule that a run names a reward does not apply).
+    (train,) = [m for m in TRAIN_METHODS if method_name(m) == method]
+    sections = {"lora": LoraConfig(), "train": train()}
+    return _flatten({k: v.model_dump(mode="json") for k, v in sections.items()})
 
 
 def _presets() -> list[str]:
-    defaults = _schema_defaults()
-    presets = {name: _flatten(load_preset(name)) for name in PRESETS}
-    keys: list[str] = []
-    for values in presets.values():
-        keys += [k for k in values if k not in keys]
-    order = _reference_keys()
-    keys.sort(key=lambda k: order.index(k) if k in order else len(order))
     out = [
         "## Presets",
         "",
-        "A preset fills the `lora` and `train` sections; your own file and `--set` win over it.",
+        "Each training method has its own presets; a preset fills the `lora` and `train` "
+        "sections (its method's own fields too), and your own file and `--set` win over it. "
+        "`preset: NAME` takes the preset of the config's `train.method`; `preset: METHOD/NAME` "
+        "names the method as well.",
         "",
     ]
-    out += [f"- **{name}**: {_preset_comment(name)}" for name in PRESETS]
-    out += [
-        "",
-        "The values each preset sets, beside the schema default. **Bold** marks a change from "
-        "the default; an empty cell means the preset leaves that field at the default.",
-        "",
-        "| field | default | " + " | ".join(PRESETS) + " |",
-        "| --- | --- | " + " | ".join("---" for _ in PRESETS) + " |",
-    ]
-    for key in keys:
-        default = defaults.get(key)
-        cells = []
-        for name in PRESETS:
-            if key not in presets[name]:
-                cells.append("")
-                continue
-            value = presets[name][key]
-            shown = f"`{_scalar(value)}`"
-            cells.append(f"**{shown}**" if not _same(value, default) else shown)
-        out.append(f"| `{key}` | `{_scalar(default)}` | " + " | ".join(cells) + " |")
-    out.append("")
+    order = _reference_keys()
+    for method, names in PRESETS.items():
+        if not names:
+            continue
+        defaults = _schema_defaults(method)
+        presets = {name: _flatten(load_preset(name, method)) for name in names}
+        keys: list[str] = []
+        for values in presets.values():
+            keys += [k for k in values if k not in keys and k != "train.method"]
+        keys.sort(key=lambda k: order.index(k) if k in order else len(order))
+        out += [f"### Presets of `{method}`", ""]
+        out += [f"- **{method}/{name}**: {preset_description(name, method)}" for name in names]
+        out += [
+            "",
+            "The values each preset sets, beside the schema default. **Bold** marks a change "
+            "from the default; an empty cell means the preset leaves that field at the default.",
+            "",
+            "| field | default | " + " | ".join(names) + " |",
+            "| --- | --- | " + " | ".join("---" for _ in names) + " |",
+        ]
+        for key in keys:
+            default = defaults.get(key)
+            cells = []
+            for name in names:
+                if key not in presets[name]:
+                    cells.append("")
+                    continue
+                value = presets[name][key]
+                shown = f"`{_scalar(value)}`"
+                cells.append(f"**{shown}**" if not _same(value, default) else shown)
+            out.append(f"| `{key}` | `{_scalar(default)}` | " + " | ".join(cells) + " |")
+        out.append("")
     return out
 
 

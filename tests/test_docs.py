@@ -112,7 +112,7 @@ def test_config_reference_covers_every_field_and_preset():
         for name in sub or {}:
             assert f"`{section}.{name}`" in text
     assert "`train.learning_rate`" in text and "`train.method`" in text
-    assert all(f"**{name}**" in text for name in PRESETS)
+    assert all(f"**{m}/{n}**" in text for m, names in PRESETS.items() for n in names)
 
 
 def test_generated_part_is_only_between_the_markers():

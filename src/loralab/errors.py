@@ -17,6 +17,7 @@ __all__ = [
     "DataError",
     "FieldProblem",
     "HubUnavailable",
+    "InsufficientStorage",
     "InvalidRequest",
     "LoralabError",
     "ModelError",
@@ -171,3 +172,10 @@ class Busy(LoralabError):
 
     code = "busy"
     status = 503
+
+
+class InsufficientStorage(LoralabError):
+    """Not enough free disk for a write (an upload, an export, a checkpoint); says how much."""
+
+    code = "insufficient_storage"
+    status = 507

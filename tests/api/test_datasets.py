@@ -7,7 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from data.hostile import SMALL_LIMITS, hostile_files
+from loralab.api.uploads import MAX_FILENAME_CHARS
+from loralab.data import limits
 from loralab.services import dataset_validation
 from loralab.store import JobRow
 from loralab.store import datasets as store
@@ -420,3 +426,113 @@ def test_big_file_is_validated_by_a_job(client, formats_dir, monkeypatch):
     assert ds["format"] == "conversations"
     assert ds["report"]["total_rows"] == ds["row_count"] > 0
     assert ds["report"]["source"] == f"dataset:{ds['id']}"
+
+
+# Hostile files (issue 11) ---------------------------------------------------------------------
+
+
+def test_file_name_over_the_limit_is_refused_as_too_long(client, settings):
+    name = "x" * 300 + ".jsonl"
+    r = upload_file(client, name, b'{"prompt": "a", "completion": "b"}\n')
+    assert r.status_code == 422
+    body = r.json()
+    assert body["code"] == "filename_too_long"
+    assert str(MAX_FILENAME_CHARS) in body["detail"] and "306" in body["detail"]
+    assert _stored_files(settings) == []
+    # At the limit it is accepted, and kept whole.
+    name = "x" * (MAX_FILENAME_CHARS - len(".jsonl")) + ".jsonl"
+    r = upload_file(client, name, b'{"prompt": "a", "completion": "b"}\n')
+    assert r.status_code == 201, r.text
+    assert r.json()["original_filename"] == name
+
+
+def test_deeply_nested_line_is_an_invalid_row_not_a_server_error(client):
+    good = b'{"prompt": "a", "completion": "b"}\n'
+    r = upload_file(client, "deep.jsonl", good + b"[" * 50_000 + b"]" * 50_000 + b"\n" + good)
+    assert r.status_code == 201, r.text
+    report = r.json()["report"]
+    assert [(e["line"], e["code"]) for e in report["errors"]] == [(2, "too_deep")]
+    assert client.get("/api/health").status_code == 200
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_utf16_and_utf32_uploads_with_a_byte_order_mark_are_stored_as_utf8(
+    client, settings, formats_dir, encoding
+):
+    text = (formats_dir / "dolly_sample.csv").read_text(encoding="utf-8")
+    r = upload_file(client, "dolly.csv", text.encode(encoding))
+    assert r.status_code == 201, r.text
+    ds = r.json()
+    assert (ds["status"], ds["format"], ds["row_count"]) == ("ready", "dolly", 150)
+    [stored] = _stored_files(settings)
+    assert stored.read_bytes() == text.encode("utf-8")
+    assert ds["size_bytes"] == stored.stat().st_size
+
+
+def test_archive_renamed_to_jsonl_is_refused_by_its_first_bytes(client, settings):
+    zipped = b"PK\x03\x04" + b"\x00" * 200
+    r = upload_file(client, "data.jsonl", zipped)
+    assert r.status_code == 422
+    assert r.json()["code"] == "unsupported_file" and "ZIP" in r.json()["detail"]
+    assert _stored_files(settings) == []
+
+
+def _check_hostile_upload(client, settings, suffix: str, content: bytes) -> None:
+    r = upload_file(client, f"hostile{suffix}", content)
+    assert r.status_code < 500, r.text
+    if r.status_code == 201:
+        ds = r.json()
+        for response in (
+            client.get(f"/api/datasets/{ds['id']}"),
+            client.get(f"/api/datasets/{ds['id']}/preview", params={"n": 3}),
+            client.patch(f"/api/datasets/{ds['id']}", json={"format": "messages"}),
+            client.patch(f"/api/datasets/{ds['id']}", json={"field_mapping": {"prompt": "a"}}),
+            client.get("/api/datasets"),
+        ):
+            assert response.status_code < 500, response.text
+        assert client.delete(f"/api/datasets/{ds['id']}").status_code == 204
+    else:
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["code"]
+    assert client.get("/api/health").status_code == 200
+    assert _stored_files(settings) == []  # no partial file, and nothing left of the dataset
+
+
+@hypothesis_settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(file=hostile_files())
+def test_generated_hostile_upload_never_gets_a_server_error(client, settings, monkeypatch, file):
+    for name, value in SMALL_LIMITS.items():
+        monkeypatch.setattr(limits, name, value)
+    _check_hostile_upload(client, settings, *file)
+
+
+@hypothesis_settings(
+    max_examples=3, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
+@given(files=st.lists(hostile_files(), min_size=8, max_size=12))
+def test_upload_fuzz_run_leaves_the_server_serving(client, settings, formats_dir, files):
+    # A good dataset first: whatever comes after, it stays as it was.
+    good = _ready(formats_dir, client)
+    kept = []
+    for suffix, content in files:
+        r = upload_file(client, f"fuzz{suffix}", content)
+        assert r.status_code < 500, r.text
+        if r.status_code == 201:
+            kept.append(r.json()["id"])
+    listed = client.get("/api/datasets")
+    assert listed.status_code == 200
+    assert {d["id"] for d in listed.json()} == {good["id"], *kept}
+    for dataset_id in kept:
+        assert client.get(f"/api/datasets/{dataset_id}").status_code == 200
+        assert client.get(f"/api/datasets/{dataset_id}/preview").status_code < 500
+        assert client.delete(f"/api/datasets/{dataset_id}").status_code == 204
+    again = client.get(f"/api/datasets/{good['id']}").json()
+    assert again["status"] == "ready" and again["row_count"] == good["row_count"]
+    assert [p.name for p in _stored_files(settings)] == [f"{good['id']}.json"]
+    assert client.delete(f"/api/datasets/{good['id']}").status_code == 204
+    assert client.get("/api/health").status_code == 200

@@ -1,4 +1,5 @@
-"""Security defaults: Host allow-list, token off loopback, Origin checks, CORS, body limits."""
+"""Security defaults: Host allow-list, token off loopback (cookie or header, never in an API
+URL), Origin checks, CORS, body limits, and remote code only with the server's consent."""
 
 from __future__ import annotations
 
@@ -84,10 +85,27 @@ def test_everything_else_needs_the_token(remote, path):
     assert remote.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
 
 
-def test_bearer_header_and_query_token_work(remote):
+def test_bearer_header_works(remote):
     assert remote.get("/api/datasets", headers={"Authorization": f"Bearer {TOKEN}"}).is_success
-    assert remote.get("/api/datasets", params={"token": TOKEN}).status_code == 200
-    assert remote.get("/api/datasets", params={"token": "nope"}).status_code == 401
+    assert (
+        remote.get("/api/datasets", headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401
+    )
+
+
+@pytest.mark.parametrize("path", ["/api/datasets", "/api/system", "/v1/models"])
+def test_token_in_an_api_url_is_401_even_when_right(remote, path):
+    for token in (TOKEN, "nope"):
+        r = remote.get(path, params={"token": token})
+        assert r.status_code == 401
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["code"] == "token_in_url"
+        assert "Authorization: Bearer" in r.json()["fix"]
+    # Refused even beside a good header: the URL has already leaked into logs by then.
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = remote.get(path, params={"token": TOKEN}, headers=auth)
+    assert r.json()["code"] == "token_in_url"
+    r = remote.post("/api/configs", params={"token": TOKEN}, json={})
+    assert r.status_code == 401 and r.json()["code"] == "token_in_url"
 
 
 def test_visiting_the_page_with_the_token_sets_a_cookie(remote):
@@ -120,7 +138,11 @@ def test_a_token_is_generated_when_bound_off_loopback(make_client):
 def test_a_configured_token_is_required_on_loopback_too(make_client):
     client = make_client(token=TOKEN)
     assert client.get("/api/datasets").status_code == 401
-    assert client.get("/api/datasets", params={"token": TOKEN}).status_code == 200
+    assert client.get("/api/datasets", headers={"Authorization": f"Bearer {TOKEN}"}).is_success
+
+
+def test_a_query_named_token_is_ignored_when_no_token_is_needed(client):
+    assert client.get("/api/datasets", params={"token": "anything"}).status_code == 200
 
 
 # --- Origin and CORS ------------------------------------------------------------------------
@@ -135,6 +157,37 @@ def test_cross_origin_writes_are_403(client):
     r = client.post("/api/configs", json=body, headers={"Origin": "http://testserver"})
     assert r.status_code == 201
     assert client.get("/api/configs", headers={"Origin": "http://evil.example"}).status_code == 200
+
+
+def test_cors_wildcard_origin_is_refused():
+    from pydantic import ValidationError
+
+    from loralab.config import Settings
+
+    with pytest.raises(ValidationError, match="'\\*' is not allowed"):
+        Settings(cors_origins=["https://ui.example", "*"])
+
+
+def test_cors_allows_only_the_methods_and_headers_the_api_uses(make_client):
+    cors = make_client(cors_origins=["http://ui.example"])
+    preflight = {"Origin": "http://ui.example", "Access-Control-Request-Method": "PATCH"}
+    r = cors.options(
+        "/api/configs",
+        headers={**preflight, "Access-Control-Request-Headers": "authorization,content-type"},
+    )
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-credentials"] == "true"
+    methods = {m.strip() for m in r.headers["access-control-allow-methods"].split(",")}
+    assert methods == {"GET", "POST", "PUT", "PATCH", "DELETE"}
+    assert "*" not in r.headers["access-control-allow-headers"]
+    r = cors.options(
+        "/api/configs", headers={**preflight, "Access-Control-Request-Method": "TRACE"}
+    )
+    assert r.status_code == 400
+    r = cors.options(
+        "/api/configs", headers={**preflight, "Access-Control-Request-Headers": "x-anything"}
+    )
+    assert r.status_code == 400
 
 
 def test_cors_is_off_unless_configured(client, make_client):
@@ -185,8 +238,8 @@ def test_websocket_off_loopback_needs_the_token(remote):
     _with_ws_route(remote)
     assert _ws_refused(remote, "/api/test-ws").code == 1008
     assert _ws_refused(remote, "/api/test-ws?token=wrong").code == 1008
-    with remote.websocket_connect(f"/api/test-ws?token={TOKEN}") as ws:
-        assert ws.receive_text() == "hello"
+    refused = _ws_refused(remote, f"/api/test-ws?token={TOKEN}")  # never in a WebSocket URL
+    assert (refused.code, refused.reason) == (1008, "token_in_url")
     auth = {"Authorization": f"Bearer {TOKEN}"}
     with remote.websocket_connect("/api/test-ws", headers=auth) as ws:
         assert ws.receive_text() == "hello"
@@ -256,3 +309,88 @@ def test_static_lookup_refuses_paths_outside_the_folder(tmp_path):
     assert get("/../secret.txt").path.name == "index.html"
     assert get("/assets/../../secret.txt").path.name == "index.html"
     assert get("/api/nope") is None and get("/v1/models") is None
+
+
+# --- remote code ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def run_refs(db, settings, tmp_path) -> dict[str, str]:
+    """A registered dataset and local model, as ``dataset:<id>`` and ``model:<id>``."""
+    import uuid
+    from pathlib import Path
+
+    from loralab.store.datasets import create_dataset
+    from loralab.store.models import add_model
+
+    folder = Path(settings.data_dir) / "datasets"
+    stored = f"{uuid.uuid4().hex}.jsonl"
+    (folder / stored).write_text('{"prompt": "hi", "completion": "hello"}\n')
+    (tmp_path / "model").mkdir()
+    with db.write() as session:
+        dataset = create_dataset(
+            session, name="tiny", kind="upload", stored_name=stored, status="ready", format="auto"
+        )
+        model = add_model(session, name="m", path=str(tmp_path / "model"))
+    return {"model": f"model:{model.id}", "dataset": f"dataset:{dataset.id}"}
+
+
+def _remote_code_run(refs) -> dict:
+    return {
+        "model": {"name_or_path": refs["model"], "trust_remote_code": True},
+        "data": {"source": refs["dataset"]},
+        "train": {"max_steps": 2},
+    }
+
+
+def _assert_remote_code_refused(r, loc: str) -> None:
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert problem["code"] == "remote_code_not_allowed"
+    assert "--allow-remote-code" in problem["fix"]
+    assert [e["loc"] for e in problem["errors"]] == [loc]
+
+
+def test_remote_code_job_is_422_without_consent(bare_client, run_refs):
+    r = bare_client.post("/api/jobs", json={"config": _remote_code_run(run_refs)})
+    _assert_remote_code_refused(r, "config.model.trust_remote_code")
+    assert bare_client.get("/api/jobs").json() == []
+    plain = _remote_code_run(run_refs)
+    plain["model"]["trust_remote_code"] = False
+    assert bare_client.post("/api/jobs", json={"config": plain}).status_code == 201
+
+
+def test_remote_code_saved_config_is_422_without_consent(bare_client, run_refs):
+    body = {"name": "remote", "config": _remote_code_run(run_refs)}
+    _assert_remote_code_refused(
+        bare_client.post("/api/configs", json=body), "config.model.trust_remote_code"
+    )
+    plain = {"name": "plain", "config": {**body["config"], "model": {"name_or_path": "a/b"}}}
+    saved = bare_client.post("/api/configs", json=plain).json()
+    r = bare_client.put(f"/api/configs/{saved['id']}", json=body)
+    _assert_remote_code_refused(r, "config.model.trust_remote_code")
+    kept = bare_client.get(f"/api/configs/{saved['id']}").json()["config"]["model"]
+    assert kept["name_or_path"] == "a/b" and kept["trust_remote_code"] is False
+
+
+def test_remote_code_is_accepted_with_consent_and_resume_rechecks(
+    bare_client, make_client, db, run_refs
+):
+    from loralab.store.jobs import claim_queued_jobs, lock_job, set_status
+
+    allowing = make_client(allow_remote_code=True, lifespan=False)
+    r = allowing.post("/api/jobs", json={"config": _remote_code_run(run_refs)})
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert job["config"]["model"]["trust_remote_code"] is True
+    body = {"name": "remote", "config": _remote_code_run(run_refs)}
+    assert allowing.post("/api/configs", json=body).status_code == 201
+
+    with db.write() as session:  # the job ran and stopped under the allowing server
+        claim_queued_jobs(session, 1)
+        set_status(session, lock_job(session, job["id"]), "stopped")
+    # A server started later without the flag does not run it again.
+    r = bare_client.post(f"/api/jobs/{job['id']}/resume")
+    _assert_remote_code_refused(r, "config.model.trust_remote_code")
+    assert bare_client.get(f"/api/jobs/{job['id']}").json()["status"] == "stopped"
+    assert allowing.post(f"/api/jobs/{job['id']}/resume").json()["status"] == "queued"

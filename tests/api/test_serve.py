@@ -9,6 +9,7 @@ import re
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -29,9 +30,20 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 class Served:
-    """A ``loralab serve`` subprocess; ``url`` and ``token`` are read from what it prints."""
+    """A ``loralab serve`` subprocess; ``url`` and ``token`` are read from what it prints.
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, importtime: bool = False):
+    ``verify`` is what httpx checks an https server's certificate with (a CA's SSL context).
+    """
+
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        log: Path,
+        importtime: bool = False,
+        verify: ssl.SSLContext | bool = True,
+    ):
+        self.verify = verify
         flags = ["-X", "importtime"] if importtime else []
         code = "from loralab.cli import main; main()"
         self.log = log  # stderr goes to a file: -X importtime writes more than a pipe holds
@@ -46,11 +58,12 @@ class Served:
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.url = self._wait_for(r"serving (http://\S+)")
+        self.url = self._wait_for(r"serving (https?://\S+)")
         self.token = None
         if any(a in args for a in ("0.0.0.0", "::")) or "LORALAB_TOKEN" in env:
             self.token = self._wait_for(r"\?token=(\S+)")
-        self.local = "http://127.0.0.1:" + self.url.rsplit(":", 1)[1]
+        scheme = self.url.split("://", 1)[0]
+        self.local = f"{scheme}://127.0.0.1:" + self.url.rsplit(":", 1)[1]
         self._wait_healthy()
 
     def _read(self) -> None:
@@ -72,7 +85,8 @@ class Served:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.local}/api/health", timeout=2).status_code == 200:
+                health = httpx.get(f"{self.local}/api/health", timeout=2, verify=self.verify)
+                if health.status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.2)
@@ -95,7 +109,9 @@ class Served:
 def serve(tmp_path, database_url):
     started: list[Served] = []
 
-    def start(*args: str, importtime: bool = False, **env: str) -> Served:
+    def start(
+        *args: str, importtime: bool = False, verify: ssl.SSLContext | bool = True, **env: str
+    ) -> Served:
         if database_url:
             env.setdefault("LORALAB_DATABASE_URL", database_url)
         served = Served(
@@ -103,6 +119,7 @@ def serve(tmp_path, database_url):
             _env(**env),
             tmp_path / f"serve-{len(started)}.log",
             importtime=importtime,
+            verify=verify,
         )
         started.append(served)
         return served
@@ -249,3 +266,56 @@ def test_busy_port_is_a_clear_error(tmp_path):
         )
     assert proc.returncode != 0
     assert "error[cannot_bind]" in proc.stderr
+
+
+def test_a_wildcard_cors_origin_is_refused_at_start(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", "from loralab.cli import main; main()", "serve"]
+        + ["--port", "0", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=_env(LORALAB_CORS_ORIGINS='["https://ui.example", "*"]'),
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "error[invalid_settings]" in proc.stderr and "LORALAB_CORS_ORIGINS" in proc.stderr
+    assert "serving" not in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", [None])  # SQLite: the access log is the point
+def test_the_token_never_reaches_the_access_log(serve):
+    token = "access-log-token-0123456789abcdef012345"
+    served = serve(LORALAB_TOKEN=token)
+    r = httpx.get(f"{served.local}/runs/x?token={token}&tab=logs", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/runs/x?tab=logs"
+    r = httpx.get(f"{served.local}/api/datasets?token={token}")
+    assert r.status_code == 401 and r.json()["code"] == "token_in_url"
+    out, err = served.stop()
+    assert "GET /runs/x?token=<redacted>&tab=logs" in out  # uvicorn's access log (stdout)
+    assert "GET /api/datasets?token=<redacted>" in out
+    assert out.count(token) == 1  # printed once, in the URL to open
+    assert token not in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", [None])  # SQLite: one flag, two starts
+def test_remote_code_needs_the_allow_remote_code_flag(serve):
+    body = {
+        "name": "remote",
+        "config": {
+            "model": {"name_or_path": "org/model", "trust_remote_code": True},
+            "data": {"source": "org/data"},
+        },
+    }
+    served = serve()
+    r = httpx.post(f"{served.local}/api/configs", json=body)
+    assert r.status_code == 422 and r.json()["code"] == "remote_code_not_allowed"
+    assert "--allow-remote-code" in r.json()["fix"]
+    served.stop()
+
+    allowing = serve("--allow-remote-code")
+    assert any("remote code allowed" in line for line in allowing.lines)
+    r = httpx.post(f"{allowing.local}/api/configs", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["config"]["model"]["trust_remote_code"] is True

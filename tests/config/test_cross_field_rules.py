@@ -155,3 +155,49 @@ def test_cli_reports_every_rule_and_exits_non_zero(tmp_path: Path):
     out = done.stdout + done.stderr
     assert "error[invalid_config]" in out
     assert all(loc in out for loc in BROKEN_LOCS)
+
+
+# --- which methods take which data formats --------------------------------------------------
+
+FORMAT_CASES = [
+    # (method, data.format, refused at data.format)
+    ("kto", "unpaired_preference", False),
+    ("kto", "preference", False),
+    ("kto", "auto", False),
+    ("kto", "alpaca", True),
+    ("dpo", "unpaired_preference", True),
+    ("orpo", "unpaired_preference", True),
+    ("dpo", "preference", False),
+    ("sft", "unpaired_preference", True),
+    ("sft", "preference", True),
+    ("sft", "messages", False),
+    ("grpo", "unpaired_preference", True),
+]
+
+
+@pytest.mark.parametrize(("method", "fmt", "refused"), FORMAT_CASES)
+def test_each_method_takes_its_data_formats(method, fmt, refused):
+    train = {"method": method, **({"rewards": [{"name": "format"}]} if method == "grpo" else {})}
+    raw = {**MINIMAL, "data": {"source": "d.jsonl", "format": fmt}, "train": train}
+    if not refused:
+        assert parse_run_config(raw).data.format == fmt
+        return
+    with pytest.raises(ConfigError) as info:
+        parse_run_config(raw)
+    assert [p.loc for p in info.value.problems] == ["data.format"]
+    assert info.value.status == 422 and info.value.problems[0].fix
+
+
+def test_unpaired_labels_for_dpo_point_at_kto():
+    raw = {**MINIMAL, "data": {"source": "d.jsonl", "format": "unpaired_preference"}}
+    with pytest.raises(ConfigError) as info:
+        parse_run_config({**raw, "train": {"method": "dpo"}})
+    (problem,) = info.value.problems
+    assert "kto" in (problem.fix or "") and "pair" in problem.message
+
+
+def test_config_rules_know_the_data_layers_preference_formats():
+    from loralab.config import rules
+    from loralab.data.fields import PREFERENCE_FORMATS
+
+    assert rules._PREFERENCE_FORMATS == PREFERENCE_FORMATS  # config cannot import data

@@ -98,3 +98,22 @@ def test_inspect_raises_loralab_errors_for_the_root_to_print(cli, formats_dir, a
     assert result.exit_code != 0
     assert isinstance(result.exception, error), result.output
     assert result.exception.problems[0].loc == loc
+
+
+def test_inspect_unpaired_labels_counts_and_marks_each_sample(cli, tmp_path):
+    rows = [
+        {"prompt": "2+2?", "completion": "4", "label": True},
+        {"prompt": "2+2?", "completion": "5", "label": False},
+        {"prompt": "3+3?", "completion": "6", "label": "good"},
+    ]
+    path = tmp_path / "kto.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = cli("inspect", str(path), "-n", "2")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "unpaired_preference" in out
+    assert "2 good, 1 bad" in out
+    assert "line 1 · good" in out and "line 2 · bad" in out
+
+    report = json.loads(cli("inspect", str(path), "--json").output)
+    assert report["labels"] == {"good": 2, "bad": 1}

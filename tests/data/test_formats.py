@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,11 @@ def test_every_sample_file_is_detected_and_converts(name, formats_dir):
 
     first = next(opened.records)
     row = convert_row(first.data, detection.format, detection.field_mapping)
-    if detection.task == "preference":
+    if detection.format == "unpaired_preference":
+        assert set(row) == {"messages", "label"} and isinstance(row["label"], bool)
+        _check_messages(row["messages"])
+        assert row["messages"][-1]["role"] == "assistant"
+    elif detection.task == "preference":
         assert set(row) == {"prompt", "chosen", "rejected"}
         _check_messages(row["prompt"])
         assert row["prompt"][-1]["role"] == "user"
@@ -329,3 +334,162 @@ def test_every_format_has_a_required_field():
     for fmt, specs in FORMAT_FIELDS.items():
         assert any(s.required for s in specs), fmt
     assert len(set(itertools.chain(FORMAT_FIELDS))) == len(FORMAT_FIELDS)
+
+
+# --- unpaired preference (KTO): one reply a row, labelled good or bad --------------------------
+
+
+def unpaired_rows(formats_dir: Path, n: int = 12) -> list[dict]:
+    """TRL's unpaired shape built from the preference sample: each pair's chosen reply labelled
+    good, its rejected one bad, the labels spelled in several common ways."""
+    spellings = [(True, False), ("good", "bad"), (1, 0), ("True", "false")]
+    rows = []
+    for i, record in enumerate(
+        itertools.islice(iter_records(str(formats_dir / "preference_sample.jsonl")), n)
+    ):
+        good, bad = spellings[i % len(spellings)]
+        pair = record.data
+        rows.append({"prompt": pair["prompt"], "completion": pair["chosen"], "label": good})
+        rows.append({"prompt": pair["prompt"], "completion": pair["rejected"], "label": bad})
+    return rows
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_unpaired_labels_are_detected_and_converted(formats_dir, tmp_path):
+    rows = unpaired_rows(formats_dir)
+    opened = open_dataset(DataConfig(source=str(write_jsonl(tmp_path / "kto.jsonl", rows))))
+    detection = opened.detection
+    assert detection.format == "unpaired_preference" and detection.task == "preference"
+    assert detection.field_mapping == {
+        "prompt": "prompt",
+        "completion": "completion",
+        "label": "label",
+    }
+    assert detection.confidence >= 0.8
+    converted = [
+        convert_row(r.data, detection.format, detection.field_mapping) for r in opened.records
+    ]
+    assert [r["label"] for r in converted] == [True, False] * (len(rows) // 2)
+    assert converted[0]["messages"] == [
+        {"role": "user", "content": rows[0]["prompt"]},
+        {"role": "assistant", "content": rows[0]["completion"]},
+    ]
+
+
+def test_conversational_unpaired_rows_from_parquet(formats_dir, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # UltraFeedback's message lists, unpaired: the prompt as messages, the reply as messages.
+    pairs = pq.read_table(formats_dir / "ultrafeedback_sample.parquet").to_pylist()[:4]
+    rows = [
+        {"prompt": p["chosen"][:-1], "completion": p[side][-1:], "label": side == "chosen"}
+        for p in pairs
+        for side in ("chosen", "rejected")
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "kto.parquet")
+    opened = open_dataset(DataConfig(source=str(tmp_path / "kto.parquet")))
+    assert opened.detection.format == "unpaired_preference"
+    row = convert_row(
+        next(opened.records).data, "unpaired_preference", opened.detection.field_mapping
+    )
+    assert row["label"] is True
+    assert [m["role"] for m in row["messages"]] == ["user", "assistant"]
+    assert row["messages"][-1] == {
+        "role": "assistant",
+        "content": pairs[0]["chosen"][-1]["content"],
+    }
+
+
+def test_prompt_completion_without_labels_stays_sft(formats_dir):
+    opened = open_dataset(DataConfig(source=str(formats_dir / "prompt_completion_sample.jsonl")))
+    assert opened.detection.format == "prompt_completion" and opened.detection.task == "sft"
+
+
+MAPPING = {"prompt": "prompt", "completion": "completion", "label": "label"}
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        (True, True),
+        (False, False),
+        (1, True),
+        (0.0, False),
+        ("good", True),
+        (" BAD ", False),
+        ("yes", True),
+        ("0", False),
+        ("desirable", True),
+        ("negative", False),
+    ],
+)
+def test_label_spellings(label, expected):
+    row = convert_row(
+        {"prompt": "p", "completion": "c", "label": label}, "unpaired_preference", MAPPING
+    )
+    assert row["label"] is expected
+
+
+@pytest.mark.parametrize(
+    ("row", "loc", "code"),
+    [
+        ({"prompt": "p", "completion": "c", "label": "maybe"}, "label", "bad_label"),
+        ({"prompt": "p", "completion": "c", "label": 2}, "label", "bad_label"),
+        ({"prompt": "p", "completion": "c", "label": None}, "label", "empty_value"),
+        ({"prompt": "p", "completion": "c"}, "label", "missing_field"),
+        ({"prompt": "p", "completion": " ", "label": True}, "completion", "empty_value"),
+        (
+            {"prompt": "p", "completion": [{"role": "user", "content": "u"}], "label": True},
+            "completion",
+            "not_a_reply",
+        ),
+        (
+            {"prompt": [{"role": "assistant", "content": "a"}], "completion": "c", "label": True},
+            "prompt",
+            "prompt_ends_with_reply",
+        ),
+    ],
+)
+def test_unpaired_row_errors_name_the_field(row, loc, code):
+    from loralab.data import RowError
+
+    with pytest.raises(RowError) as info:
+        convert_row(row, "unpaired_preference", MAPPING)
+    assert (info.value.loc, info.value.reason) == (loc, code)
+
+
+def test_unpaired_validation_reports_bad_rows_by_line_and_counts(formats_dir, tmp_path):
+    from loralab.data import validate_dataset
+
+    rows = unpaired_rows(formats_dir, n=4)
+    rows[2]["label"] = "perhaps"  # line 3
+    rows[5]["completion"] = ""  # line 6
+    rows.append(dict(rows[0]))  # line 9 repeats line 1
+    path = write_jsonl(tmp_path / "kto.jsonl", rows)
+    report = validate_dataset(DataConfig(source=str(path)))
+    assert report.format == "unpaired_preference" and report.task == "preference"
+    assert (report.total_rows, report.valid_rows, report.invalid_rows) == (9, 7, 2)
+    assert [(e.line, e.loc, e.code) for e in report.errors] == [
+        (3, "label", "bad_label"),
+        (6, "completion", "empty_value"),
+    ]
+    assert report.duplicate_rows == 1 and report.duplicates[0].line == 9
+    assert report.role_order == {}
+    assert report.chars.count == 7
+
+
+def test_unpaired_preview_trains_on_the_reply_and_shows_the_label(formats_dir, tmp_path):
+    from loralab.data import preview_samples
+
+    path = write_jsonl(tmp_path / "kto.jsonl", unpaired_rows(formats_dir, n=1))
+    good, bad = preview_samples(DataConfig(source=str(path)), n=2)
+    assert (good.label, bad.label) == (True, False)
+    assert good.rejected_segments is None
+    for sample in (good, bad):
+        trained = [s.text for s in sample.segments if s.trained]
+        assert trained == [sample.row["messages"][-1]["content"] + "<|im_end|>"]

@@ -211,3 +211,36 @@ def test_100k_rows_validate_in_bounded_memory(tmp_path, formats_dir):
         tracemalloc.stop()
     peak_mb = peak / 2**20
     assert peak_mb < 48, f"peak {peak_mb:.1f} MB for a {size_mb:.0f} MB file"
+
+
+def _unpaired(tmp_path, labels) -> str:
+    path = tmp_path / "kto.jsonl"
+    rows = [
+        {"prompt": f"question {i}", "completion": f"reply {i}", "label": label}
+        for i, label in enumerate(labels)
+    ]
+    path.write_text(_lines(*rows), encoding="utf-8")
+    return str(path)
+
+
+def test_unpaired_rows_are_counted_by_label(tmp_path):
+    # Two good, three bad, one with a label that is neither: it is invalid and not counted.
+    source = _unpaired(tmp_path, [True, "bad", 0, "good", "maybe", "no"])
+    report = validate_dataset(DataConfig(source=source, format="unpaired_preference"))
+    assert (report.valid_rows, report.invalid_rows) == (5, 1)
+    assert report.labels == {"good": 2, "bad": 3}
+    assert not any("labelled" in w for w in report.warnings)
+    assert ValidationReport.model_validate(report.model_dump(mode="json")).labels == report.labels
+
+
+@pytest.mark.parametrize(("labels", "missing"), [([True, 1, "yes"], "bad"), ([0, "bad"], "good")])
+def test_one_sided_labels_are_warned_about(tmp_path, labels, missing):
+    report = validate_dataset(DataConfig(source=_unpaired(tmp_path, labels)))
+    assert report.format == "unpaired_preference"
+    assert report.labels[missing] == 0 and sum(report.labels.values()) == len(labels)
+    assert [w for w in report.warnings if f"labelled {missing}" in w]
+
+
+def test_formats_without_labels_report_none(hand_made):
+    report = validate_dataset(DataConfig(source=str(hand_made[0])))
+    assert report.labels is None

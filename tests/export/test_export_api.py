@@ -142,15 +142,15 @@ def test_missing_llama_cpp_refuses_k_quants_and_parity_with_the_fix(
     assert bare_client.post("/api/exports", json=body).status_code == 201
 
 
-def test_export_that_does_not_fit_on_disk_is_422_with_the_numbers(
+def test_export_that_does_not_fit_on_disk_is_507_with_the_numbers(
     bare_client, adapter_id, monkeypatch
 ):
     import loralab.export.estimate as estimate
 
     monkeypatch.setattr(estimate, "free_disk_bytes", lambda path: 1000)
     r = bare_client.post("/api/exports", json={"adapter": f"adapter:{adapter_id}"})
-    assert r.status_code == 422
+    assert r.status_code == 507
     problem = r.json()
-    assert problem["code"] == "insufficient_disk"
+    assert problem["code"] == "insufficient_storage"
     assert "1000 bytes" in problem["errors"][0]["message"]
     assert bare_client.get("/api/exports").json() == []

@@ -103,8 +103,9 @@ def live_runs(request) -> dict[str, tuple[RunConfig, dict]]:
         configs[name] = run_config(
             str(folder),
             lora={"r": r},
+            # The measuring script trains with the model's own loss, not the chunked one.
             train={"batch_size": BATCH, "max_seq_length": SEQ,
-                   "gradient_checkpointing": checkpointing},
+                   "gradient_checkpointing": checkpointing, "chunked_loss": False},
         )  # fmt: skip
         specs.append(
             {"model": str(folder), "batch": BATCH, "seq": SEQ, "checkpointing": checkpointing,
@@ -143,8 +144,9 @@ def test_activations_match_measured_live_peak(live_runs, run):
 def test_cpu_estimate_covers_default_malloc_peak(tiny_model):
     cfg = run_config(
         str(tiny_model),
-        train={"batch_size": BATCH, "max_seq_length": SEQ, "gradient_checkpointing": False},
-    )
+        train={"batch_size": BATCH, "max_seq_length": SEQ, "gradient_checkpointing": False,
+               "chunked_loss": False},
+    )  # fmt: skip
     spec = {"model": str(tiny_model), "batch": BATCH, "seq": SEQ, "checkpointing": False, "r": 16}
     (real,) = measure([spec], live=False)
     est = estimate_memory(cfg, cpu_machine())
@@ -181,7 +183,10 @@ def test_catalog_model_estimate_has_known_lora_size():
 
 
 def test_four_bit_and_checkpointing_lower_the_estimate():
-    base = run_config("meta-llama/Llama-3.1-8B-Instruct", train={"batch_size": 1})
+    base = run_config(
+        "meta-llama/Llama-3.1-8B-Instruct",
+        train={"batch_size": 1, "gradient_checkpointing": True},
+    )
     gpu = gpu_machine(80)
     plain = estimate_memory(base, gpu)
     q4 = estimate_memory(base.model_copy(update={"model": base.model.model_copy(
@@ -225,11 +230,76 @@ def test_a_run_that_fits_gets_no_suggestions():
 
 
 def test_tight_between_85_and_100_percent():
-    cfg = run_config("HuggingFaceTB/SmolLM2-135M-Instruct", train={"batch_size": 1})
+    # Checkpointing fixed: auto would turn it on where memory is short.
+    cfg = run_config(
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        train={"batch_size": 1, "gradient_checkpointing": False},
+    )
     need = estimate_memory(cfg, cpu_machine(1000)).total_gb
     assert estimate_memory(cfg, cpu_machine(need / 0.9)).verdict == "tight"
     assert estimate_memory(cfg, cpu_machine(need / 0.5)).verdict == "fits"
     assert estimate_memory(cfg, cpu_machine(need * 0.9)).verdict == "wont_fit"
+
+
+def test_auto_checkpointing_is_decided_as_the_run_decides_it():
+    auto = run_config("Qwen/Qwen2.5-0.5B-Instruct", train={"max_seq_length": 2048})
+    on, off = (
+        run_config("Qwen/Qwen2.5-0.5B-Instruct",
+                   train={"max_seq_length": 2048, "gradient_checkpointing": value})
+        for value in (True, False)
+    )  # fmt: skip
+    need = estimate_memory(off, cpu_machine(1000)).breakdown.total / GB
+    # Roomy: the run without it fits in 85% of the memory, so auto leaves it off.
+    roomy = cpu_machine(need / 0.8)
+    assert estimate_memory(auto, roomy).gradient_checkpointing is False
+    assert estimate_memory(auto, roomy).total_gb == estimate_memory(off, roomy).total_gb
+    # Short: over 85%, so auto turns it on, and the run fits after all; nothing to suggest.
+    short = cpu_machine(need / 0.9)
+    est = estimate_memory(auto, short)
+    assert est.gradient_checkpointing is True
+    assert (
+        est.total_gb == estimate_memory(on, short).total_gb < estimate_memory(off, short).total_gb
+    )
+    assert est.verdict == "fits" and est.suggestions == []
+    assert estimate_memory(off, short).verdict == "tight"
+
+
+def test_chunked_loss_holds_one_chunk_of_logits_instead_of_the_whole_batch():
+    # SmolLM2-135M at batch 4 x 512, as benchmarked: the logits are most of its activations.
+    def smollm2(**train):
+        return run_config(
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            train={"batch_size": 4, "max_seq_length": 512, "padding_free": True,
+                   "gradient_checkpointing": False, **train},
+        )  # fmt: skip
+
+    cpu, gpu = cpu_machine(64), gpu_machine(24)
+    auto = estimate_memory(smollm2(), cpu)  # auto: on, on the CPU
+    full = estimate_memory(smollm2(chunked_loss=False), cpu)
+    assert auto.chunked_loss is True and full.chunked_loss is False
+    dims = find_entry("HuggingFaceTB/SmolLM2-135M-Instruct").dims
+    tokens = 4 * 512
+    full_logits = tokens * dims.vocab_size * 12  # float32 logits + log-softmax + gradient
+    saved = full.breakdown.activations - auto.breakdown.activations
+    assert 0.9 * full_logits < saved < full_logits
+    assert auto.total_gb < full.total_gb - 2 * saved / GB + 0.01  # RAM slack shrinks too
+    # On a GPU auto keeps TRL's fused head (estimated as the full logits); set on, it chunks.
+    assert estimate_memory(smollm2(), gpu).chunked_loss is False
+    assert (
+        estimate_memory(smollm2(), gpu).total_gb
+        == estimate_memory(smollm2(chunked_loss=False), gpu).total_gb
+    )
+    assert estimate_memory(smollm2(chunked_loss=True), gpu).total_gb < full.total_gb
+    # Only SFT has it: a preference run on the CPU still holds its logits.
+    assert estimate_memory(_method("dpo"), cpu).chunked_loss is False
+
+
+def test_the_estimate_chunks_as_the_training_loss_does():
+    from loralab.models.estimate import _loss_chunk_tokens
+    from loralab.training.chunked_loss import chunk_tokens_for
+
+    for vocab in (2_048, 49_152, 151_936, 262_144, 10**6):
+        assert _loss_chunk_tokens(vocab) == chunk_tokens_for(vocab)
 
 
 def test_quantization_on_cpu_and_unknown_targets_are_noted():
@@ -259,7 +329,9 @@ _QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 
 def _method(method: str, **train) -> RunConfig:
     extra = {"rewards": [{"name": "format"}]} if method == "grpo" else {}
-    return run_config(_QWEN, train={"method": method, "max_seq_length": 512, **extra, **train})
+    # Checkpointing fixed, so auto does not turn it on for the larger of two runs compared.
+    train = {"method": method, "max_seq_length": 512, "gradient_checkpointing": True, **train}
+    return run_config(_QWEN, train={**extra, **train})
 
 
 def test_preference_methods_pay_for_chosen_and_rejected_but_not_a_second_copy():

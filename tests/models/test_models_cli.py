@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -41,6 +42,16 @@ def test_estimate_prints_breakdown_and_verdict_for_a_catalog_model():
     for word in ("weights", "activations", "optimizer", "total"):
         assert word in result.output
     assert any(v in result.output for v in ("fits:", "tight:", "wont_fit:"))
+
+
+def test_estimate_says_auto_and_what_auto_decides(tiny_model):
+    result = invoke("estimate", str(tiny_model), "--seq-len", "256")
+    assert result.exit_code == 0, result.output
+    # The tiny model fits anywhere: auto leaves checkpointing off; on the CPU the loss chunks.
+    assert "gradient checkpointing auto (off)" in result.output
+    assert re.search(r"chunked loss auto \((on|off)\)", result.output)
+    result = invoke("estimate", str(tiny_model), "--gradient-checkpointing")
+    assert "gradient checkpointing on," in result.output
 
 
 def test_estimate_options_reach_the_config(tiny_model):

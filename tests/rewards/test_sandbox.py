@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import time
+from pathlib import Path
 
 import pytest
 
@@ -129,6 +131,97 @@ def test_caller_stays_healthy_after_hostile_rewards():
     with pytest.raises(SandboxError, match="ProcessLookupError"):
         run(kill_caller)
     assert run("def reward(prompt, completion, **row):\n    return 0.5\n") == [0.5]
+
+
+# Bounded: at most 10_000 forks, and each child exits at once, so a sandbox that let it run
+# would leave zombies for a few seconds, not take the machine down. A contained one answers an
+# error instead of the 1.0 at the end.
+FORK_BOMB = (
+    "import os\n"
+    "def reward(prompt, completion, **row):\n"
+    "    for _ in range(10_000):\n"
+    "        try:\n"
+    "            if os.fork() == 0:\n"
+    "                os._exit(0)\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "    return 1.0\n"
+)
+
+
+def _children_of(pid: int) -> list[int]:
+    children = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = (Path(entry.path) / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
+def test_fork_bomb_is_stopped_at_the_first_fork_and_the_caller_stays_healthy():
+    # As root (this machine, CI) the kernel ignores RLIMIT_NPROC; the seccomp filter must hold.
+    start = time.monotonic()
+    with pytest.raises(SandboxError, match="tried to start a new process"):
+        run(FORK_BOMB, timeout_s=5)
+    assert time.monotonic() - start < 5
+    assert _children_of(os.getpid()) == []  # nothing of the sandbox is left running
+    assert run("def reward(prompt, completion, **row):\n    return 0.5\n") == [0.5]
+
+
+@pytest.mark.parametrize(
+    "spawn",
+    [
+        "import subprocess\n    subprocess.run(['/bin/true'])",
+        "import multiprocessing\n    multiprocessing.Process(target=print).start()",
+        "import ctypes\n    ctypes.CDLL(None).syscall(56 if __import__('platform').machine()"
+        " == 'x86_64' else 220, 17, 0, 0, 0, 0)",  # a raw clone(SIGCHLD): fork without glibc
+    ],
+    ids=["subprocess", "multiprocessing", "raw-clone"],
+)
+def test_every_way_to_start_a_process_is_stopped(spawn):
+    with pytest.raises(SandboxError, match="tried to start a new process"):
+        run(f"def reward(prompt, completion, **row):\n    {spawn}\n    return 1.0\n")
+
+
+def test_threads_still_work_in_the_sandbox():
+    code = (
+        "import threading\n"
+        "def reward(prompt, completion, **row):\n"
+        "    seen = []\n"
+        "    threads = [threading.Thread(target=seen.append, args=(i,)) for i in range(4)]\n"
+        "    for t in threads:\n"
+        "        t.start()\n"
+        "    for t in threads:\n"
+        "        t.join()\n"
+        "    return float(sum(seen))\n"
+    )
+    assert run(code) == [6.0]
+
+
+def test_seccomp_filter_covers_both_known_machines():
+    for machine in ("x86_64", "aarch64"):
+        program = sandbox_module.seccomp_program(machine)
+        assert program and len(program) % 8 == 0  # whole sock_filter instructions
+        # Every jump lands inside the program and it ends in a return: the kernel refuses
+        # anything else, and bwrap would fail every call.
+        count = len(program) // 8
+        for i in range(count):
+            code, jt, jf, _ = struct.unpack_from("<HBBI", program, i * 8)
+            if code & 0x07 == 0x05:  # BPF_JMP
+                assert i + 1 + max(jt, jf) < count
+        assert struct.unpack_from("<H", program, (count - 1) * 8)[0] == 0x06  # BPF_RET
+    assert sandbox_module.seccomp_program("riscv64") is None
+
+
+def test_root_on_a_machine_without_a_filter_is_refused(monkeypatch):
+    monkeypatch.setattr(sandbox_module, "seccomp_program", lambda: None)
+    monkeypatch.setattr(sandbox_module.os, "geteuid", lambda: 0)
+    with pytest.raises(Unsupported, match="as root"):
+        run("def reward(prompt, completion, **row):\n    return 1.0\n")
 
 
 @pytest.mark.slow

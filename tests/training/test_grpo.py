@@ -4,6 +4,7 @@ a format reward rises within a short CPU run."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -63,7 +64,10 @@ def test_grpo_with_warmup_and_kl_logs_rewards_and_saves_an_adapter(
     from transformers import AutoModelForCausalLM
 
     reporter = ListReporter()
-    config = grpo_config(tiny_model, gsm8k, tmp_path, beta=0.04, warmup={"max_samples": 8})
+    config = grpo_config(
+        tiny_model, gsm8k, tmp_path, beta=0.04, warmup={"max_samples": 8},
+        gradient_checkpointing=None,  # auto: decided from GRPO's own estimate
+    )  # fmt: skip
     result = train(config, reporter)
 
     assert result.status == "completed"
@@ -84,21 +88,72 @@ def test_grpo_with_warmup_and_kl_logs_rewards_and_saves_an_adapter(
     )
     assert any("lora_A" in n for n, _ in model.named_parameters())
     assert not (result.adapter_dir / "ref").exists()
+    # The card says what the run chose and why, as SFT's does.
+    card = json.loads(result.run_card.read_text())
+    assert set(card["speed"]) == {"threads", "gradient_checkpointing"}
+    assert card["speed"]["threads"]["value"] == card["torch_threads"]
+    assert card["speed"]["threads"]["reason"]
+    checkpointing = card["speed"]["gradient_checkpointing"]
+    word = "on" if checkpointing["value"] else "off"
+    assert checkpointing["reason"].startswith(f"{word}: the estimated peak without it")
 
 
 @pytest.mark.slow
-def test_gspo_runs_and_logs_no_kl_at_beta_zero(rewards, tiny_model, gsm8k, tmp_path):
+def test_gspo_runs_and_logs_no_kl_at_beta_zero(rewards, tiny_model, gsm8k, tmp_path, monkeypatch):
+    import trl
+
+    trainers = []
+
+    class SpiedTrainer(trl.GRPOTrainer):  # the real trainer, kept to look at its settings
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            trainers.append(self)
+
+    monkeypatch.setattr(trl, "GRPOTrainer", SpiedTrainer)
     reporter = ListReporter()
     config = grpo_config(
-        tiny_model, gsm8k, tmp_path, importance_sampling_level="sequence", loss_type="grpo"
+        tiny_model,
+        gsm8k,
+        tmp_path,
+        importance_sampling_level="sequence",
+        loss_type="grpo",
+        epsilon=3e-4,
+        epsilon_high=4e-4,
+        scale_rewards="none",
     )
     result = train(config, reporter)
 
     assert result.status == "completed"
+    # The paper's asymmetric clipping and unscaled rewards are what the trainer clipped with.
+    (trainer,) = trainers
+    assert (trainer.epsilon_low, trainer.epsilon_high) == (3e-4, 4e-4)
+    assert (trainer.scale_rewards, trainer.importance_sampling_level) == ("none", "sequence")
     assert (result.adapter_dir / "adapter_model.safetensors").is_file()
     steps = _logged(reporter)
     assert steps and all("reward" in s.metrics and "kl" not in s.metrics for s in steps)
     assert all(s.metrics["completions/mean_length"] <= 8 for s in steps)
+
+
+@pytest.mark.parametrize(
+    ("train", "expected"),
+    [
+        ({}, (0.2, None, "group")),
+        ({"epsilon": 3e-4, "epsilon_high": 4e-4}, (3e-4, 4e-4, "group")),
+        ({"scale_rewards": False, "loss_type": "dr_grpo"}, (0.2, None, "none")),
+        ({"scale_rewards": "batch"}, (0.2, None, "batch")),
+    ],
+)
+def test_grpo_config_carries_clipping_and_reward_scaling(tmp_path, train, expected):
+    import torch
+
+    from loralab.training.grpo import build_grpo_config
+
+    config = grpo_config(Path("m"), Path("d.jsonl"), tmp_path, **train)
+    args = build_grpo_config(
+        config, tmp_path / "ckpt", device="cpu", model_dtype=torch.float32, weights=[1.0]
+    )
+    assert (args.epsilon, args.epsilon_high, args.scale_rewards) == expected
+    assert args.loss_type == config.train.loss_type
 
 
 def test_grpo_without_rewards_is_refused_at_train_rewards():

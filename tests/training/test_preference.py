@@ -3,6 +3,7 @@ saved that plain PEFT loads, and the config rules that keep the wrong data out."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,9 +47,12 @@ def runs(tiny_model, pairs, tmp_path_factory) -> dict[str, ListReporter]:
     out = {}
     for method in ("dpo", "orpo", "kto"):
         reporter = ListReporter()
+        # DPO leaves checkpointing to auto (decided from the estimate); the others set it off.
+        checkpointing = None if method == "dpo" else False
         config = preference_config(
-            tiny_model, pairs, tmp_path_factory.mktemp(method), method, max_prompt_length=128
-        )
+            tiny_model, pairs, tmp_path_factory.mktemp(method), method, max_prompt_length=128,
+            gradient_checkpointing=checkpointing,
+        )  # fmt: skip
         train(config, reporter)
         out[method] = reporter
     return out
@@ -92,6 +96,26 @@ def test_adapter_loads_with_plain_peft(runs, method, tiny_model):
     base = AutoModelForCausalLM.from_pretrained(tiny_model)
     model = PeftModel.from_pretrained(base, adapter)
     assert any("lora_B" in name for name, _ in model.named_parameters())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["dpo", "orpo", "kto"])
+def test_the_run_card_says_what_each_method_chose_and_why(runs, method):
+    finished = runs[method].of(Finished)[0]
+    card = json.loads(Path(finished.run_card_path).read_text())
+    speed = card["speed"]
+    assert set(speed) == {"threads", "gradient_checkpointing"}
+    assert speed["threads"]["value"] == card["torch_threads"]
+    if card["device"] == "cpu":
+        assert speed["threads"]["value"] >= 1 and "physical core" in speed["threads"]["reason"]
+    checkpointing = speed["gradient_checkpointing"]
+    if method == "dpo":  # auto: the reason gives the estimate and the memory it was held against
+        word = "on" if checkpointing["value"] else "off"
+        assert checkpointing["reason"].startswith(f"{word}: the estimated peak without it")
+    else:
+        assert checkpointing == {"value": False, "reason": "train.gradient_checkpointing"}
+    readme = (Path(finished.run_card_path).parent / "README.md").read_text()
+    assert f"gradient checkpointing {'on' if checkpointing['value'] else 'off'}" in readme
 
 
 def test_dpo_on_conversation_data_fails_at_data_format(tiny_model, formats_dir, tmp_path):

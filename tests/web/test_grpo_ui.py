@@ -51,7 +51,7 @@ def test_grpo_with_warmup_and_rewards_from_the_wizard(page: Page, shot, formats_
     fill(page, "train.gradient_accumulation_steps", "1")
     fill(page, "train.max_seq_length", "256")
     fill(page, "data.max_samples", "8")
-    page.locator("#f-train-gradient_checkpointing").uncheck()
+    page.locator("#f-train-gradient_checkpointing").select_option("off")
 
     page.get_by_role("button", name=re.compile("Next: Review")).click()
     yaml_text = page.get_by_test_id("config-yaml").inner_text()

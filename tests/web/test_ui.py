@@ -106,7 +106,16 @@ def test_new_run_train_reload_stop_resume(page: Page, shot, formats_dir: Path):
     fill(page, "train.batch_size", "1")
     fill(page, "train.gradient_accumulation_steps", "1")
     fill(page, "data.max_samples", "60")
-    page.locator("#f-train-gradient_checkpointing").uncheck()
+    # The run-time choices show as auto, not as off; each can be set either way and back.
+    expect(page.get_by_label("Gradient checkpointing", exact=True)).to_have_value("auto")
+    for auto_field in ("train.chunked_loss", "train.group_by_length"):
+        expect(page.locator(f"#f-{auto_field.replace('.', '-')}")).to_have_value("auto")
+    checkpointing = page.locator("#f-train-gradient_checkpointing")
+    checkpointing.select_option("on")
+    checkpointing.select_option("auto")
+    expect(checkpointing).to_have_value("auto")
+    checkpointing.select_option("off")
+    expect(checkpointing).to_have_value("off")
     expect(page.get_by_test_id("effective-batch")).to_have_text("1")
     shot("03-training")
 
@@ -115,6 +124,7 @@ def test_new_run_train_reload_stop_resume(page: Page, shot, formats_dir: Path):
     page.get_by_label("Run name (optional)").fill("first tiny run")
     yaml_text = page.get_by_test_id("config-yaml").inner_text()
     assert f"max_steps: {MAX_STEPS}" in yaml_text and "gradient_checkpointing: false" in yaml_text
+    assert "chunked_loss: null" in yaml_text  # auto: decided when the run starts
     page.get_by_label("Config name").fill("tiny first run")
     page.get_by_role("button", name="Save config").click()
     expect(page.get_by_text("Saved as “tiny first run”")).to_be_visible()

@@ -47,6 +47,10 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("loralab.api")
 
+# What the API and the UI use, no more: a listed origin gets credentials, so "*" never appears.
+CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+CORS_HEADERS = ["Authorization", "Content-Type"]
+
 
 def _optional_module(name: str) -> Any | None:
     """Import ``name`` if it exists; a module that exists but fails to import still raises."""
@@ -143,7 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_credentials=True,
-            allow_methods=["*"],
-            allow_headers=["*"],
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_HEADERS,
         )
     return app

@@ -7,6 +7,7 @@
   and with its ``fix``.
 - Starlette's HTTP errors (unknown route, wrong method): a problem with a code per status.
   A GET for an unknown path outside ``/api`` falls through to the single-page app instead.
+- ``OSError`` for a full disk (``ENOSPC``, ``EDQUOT``): 507 ``insufficient_storage``.
 - Anything else: 500 ``internal_error``, logged with its traceback, nothing leaked.
 """
 
@@ -24,6 +25,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loralab.config import RunConfig
+from loralab.diskspace import is_disk_full, storage_error
 from loralab.errors import LoralabError
 
 __all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_response"]
@@ -45,6 +47,7 @@ _STATUS_CODES = {
     422: "invalid_request",
     429: "too_many_requests",
     503: "unavailable",
+    507: "insufficient_storage",
 }
 
 
@@ -156,9 +159,18 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_os_error(request: Request, exc: OSError) -> JSONResponse:
+    if not is_disk_full(exc):
+        return await _on_unexpected(request, exc)
+    log.error("disk full on %s %s", request.method, request.url.path, exc_info=exc)
+    error = storage_error(exc, what=f"answer {request.method} {request.url.path}")
+    return JSONResponse(error.to_problem(), status_code=error.status, media_type=PROBLEM_JSON)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(LoralabError, _on_loralab_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(OSError, _on_os_error)
     app.add_exception_handler(Exception, _on_unexpected)

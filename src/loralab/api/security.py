@@ -5,9 +5,11 @@
   header gets 400 ``invalid_host`` (this stops DNS-rebinding pages).
 - **Token**: needed on every route but ``/api/health`` when the server is bound to a non-loopback
   address, or whenever ``settings.token`` is set. It is accepted as ``Authorization: Bearer
-  <token>``, as ``?token=<token>``, or as the ``loralab_token`` cookie. Opening any page with
-  ``?token=<token>`` in the browser sets that cookie (HttpOnly, SameSite=Strict) and redirects
-  to the same URL without the token, so the UI and its WebSockets work without it in the URL.
+  <token>`` or as the ``loralab_token`` cookie. ``?token=<token>`` is taken only when a page
+  (not ``/api/*``, ``/v1/*`` or a WebSocket) is opened in the browser: it sets that cookie
+  (HttpOnly, SameSite=Strict, Secure over https) and redirects to the same URL without the
+  token, so the UI and its WebSockets never carry it in a URL. Anywhere else ``?token=`` is
+  refused with 401 ``token_in_url``: URLs end up in access logs, proxies and browser history.
 - **Body size**: request bodies other than uploads (which stream under ``max_upload_mb``) are
   JSON of a few kB; more than ``MAX_BODY_BYTES`` gets 413 ``too_large``.
 - **Origin**: a WebSocket handshake, and any HTTP request that can change state (not GET, HEAD
@@ -35,6 +37,7 @@ __all__ = ["TOKEN_COOKIE", "SecurityMiddleware", "allowed_host_names", "resolve_
 
 TOKEN_COOKIE = "loralab_token"
 PUBLIC_PATHS = frozenset({"/api/health"})
+API_PREFIXES = ("/api/", "/v1/")  # never take ?token=: only the cookie or the header
 STREAMED_PATHS = frozenset({"/api/datasets/upload"})  # these enforce their own limit
 MAX_BODY_BYTES = 2 * 1024 * 1024
 _MAX_MB = MAX_BODY_BYTES // (1024 * 1024)
@@ -138,10 +141,21 @@ class SecurityMiddleware:
         if self.token is None or scope["path"] in PUBLIC_PATHS:
             return None
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        if self._matches(query.get("token")):
-            if not is_ws and method in ("GET", "HEAD") and not scope["path"].startswith("/api/"):
+        if "token" in query:
+            is_page = not is_ws and method in ("GET", "HEAD") and not _is_api(scope["path"])
+            if is_page and self._matches(query["token"]):
                 return self._set_cookie_redirect(scope)
-            return None
+            if not is_page:
+                return _deny(
+                    is_ws,
+                    401,
+                    "token_in_url",
+                    "The token is not accepted in the URL of API and WebSocket requests: URLs "
+                    "end up in logs and browser history.",
+                    "Send 'Authorization: Bearer <token>', or open the UI once with ?token=... "
+                    "so the browser keeps it in a cookie.",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         if self._matches(_bearer(headers)) or self._matches(_cookie(headers)):
             return None
         return _deny(
@@ -184,6 +198,10 @@ class SecurityMiddleware:
             secure=scope.get("scheme") == "https",
         )
         return response
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith(API_PREFIXES) or path in ("/api", "/v1")
 
 
 def _too_large():

@@ -12,8 +12,9 @@ from rich.syntax import Syntax
 from loralab.config import (
     PRESETS,
     RunConfig,
+    apply_overrides,
+    apply_preset,
     dump_run_config,
-    load_preset,
     load_run_config,
     parse_run_config,
 )
@@ -25,19 +26,21 @@ console = Console()
 @app.command("show")
 def show(
     config: Path | None = typer.Argument(None, help="A run config YAML; omit to show a preset."),
-    preset: str = typer.Option("recommended", help=f"Preset: {', '.join(PRESETS)}."),
+    preset: str = typer.Option(
+        "recommended",
+        help="Preset: NAME of the method that --set train.method=... names (sft when none), or "
+        "METHOD/NAME. " + "; ".join(f"{m}: {', '.join(n)}" for m, n in PRESETS.items()) + ".",
+    ),
     set_: list[str] = typer.Option([], "--set", help="Override a field: section.field=value."),
 ) -> None:
     """Print the fully resolved config (every default filled in) as YAML."""
     if config is not None:
         cfg = load_run_config(config, overrides=set_)
     else:
-        raw = load_preset(preset)
+        raw = apply_preset(apply_overrides({}, set_), preset)
         raw.setdefault("model", {"name_or_path": "Qwen/Qwen2.5-0.5B-Instruct"})
         raw.setdefault("data", {"source": "data.jsonl"})
-        from loralab.config import apply_overrides
-
-        cfg = parse_run_config(apply_overrides(raw, set_))
+        cfg = parse_run_config(raw)
     console.print(Syntax(dump_run_config(cfg), "yaml", background_color="default"))
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -109,21 +110,26 @@ def _data_config(source, format, mapping, system_prompt, split, subset) -> DataC
 
 
 def _print_report(report: ValidationReport) -> None:
+    # Every text from the file (column names, values quoted in messages) is escaped: a column
+    # called "[/x]" is rich markup otherwise, and printing it would raise.
     summary = Table(show_header=False, box=None, pad_edge=False)
-    summary.add_row("source", f"{report.source} ({report.kind})")
+    summary.add_row("source", escape(f"{report.source} ({report.kind})"))
     detection = report.detection
     how = "auto-detected, please review" if detection.detected else "as given"
     summary.add_row("format", f"{report.format} ({how}; confidence {detection.confidence:.0%})")
-    summary.add_row("columns", ", ".join(report.columns))
+    summary.add_row("columns", escape(", ".join(report.columns)))
     summary.add_row(
         "rows",
         f"{report.total_rows} total, [green]{report.valid_rows} valid[/], "
         f"[{'red' if report.invalid_rows else 'green'}]{report.invalid_rows} invalid[/], "
         f"{report.duplicate_rows} duplicates",
     )
+    if report.labels is not None:
+        good, bad = report.labels["good"], report.labels["bad"]
+        summary.add_row("labels", f"[green]{good} good[/], [red]{bad} bad[/]")
     summary.add_row("fingerprint", report.fingerprint)
     if report.chat_template:
-        summary.add_row("chat template", report.chat_template)
+        summary.add_row("chat template", escape(report.chat_template))
     console.print(Panel(summary, title="Dataset", expand=False))
 
     mapping = Table(title="Field mapping", title_justify="left")
@@ -131,10 +137,10 @@ def _print_report(report: ValidationReport) -> None:
     mapping.add_column("column")
     mapping.add_column("empty rows", justify="right")
     for field, column in report.field_mapping.items():
-        mapping.add_row(field, column, str(report.empty_fields.get(column, 0)))
+        mapping.add_row(escape(field), escape(column), str(report.empty_fields.get(column, 0)))
     console.print(mapping)
     for note in detection.notes:
-        console.print(f"  [dim]{note}[/]", highlight=False)
+        console.print(f"  [dim]{escape(note)}[/]", highlight=False)
 
     if report.errors:
         errors = Table(title="Invalid rows", title_justify="left")
@@ -143,15 +149,17 @@ def _print_report(report: ValidationReport) -> None:
         errors.add_column("problem")
         for issue in report.errors[:20]:
             errors.add_row(
-                str(issue.line), issue.loc or "", f"[red]{issue.code}[/] {issue.message}"
+                str(issue.line),
+                escape(issue.loc or ""),
+                f"[red]{escape(issue.code)}[/] {escape(issue.message)}",
             )
         console.print(errors)
         if report.invalid_rows > 20:
             console.print(f"  [dim]... {report.invalid_rows - 20} more[/]")
-        by_code = ", ".join(f"{code}: {n}" for code, n in report.errors_by_code.items())
+        by_code = escape(", ".join(f"{code}: {n}" for code, n in report.errors_by_code.items()))
         console.print(f"  by reason: {by_code}", highlight=False)
     if report.role_order:
-        orders = ", ".join(f"{code}: {n}" for code, n in report.role_order.items())
+        orders = escape(", ".join(f"{code}: {n}" for code, n in report.role_order.items()))
         console.print(f"Role order: {orders}", highlight=False)
 
     lengths = Table(title="Lengths", title_justify="left")
@@ -170,7 +178,7 @@ def _print_report(report: ValidationReport) -> None:
             highlight=False,
         )
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 def _stat_cells(stats: LengthStats) -> list[str]:
@@ -198,6 +206,8 @@ def _print_sample(sample: PreviewSample) -> None:
         body.append("\n── rejected ──\n", style="dim")
         body.append_text(_segments_text(sample.rejected_segments, style="bold red"))
     title = f"line {sample.line}"
+    if sample.label is not None:
+        title += " · [green]good[/]" if sample.label else " · [red]bad[/]"
     if sample.num_tokens is not None:
         title += f" · {sample.num_tokens} tokens, {sample.num_trained_tokens} trained"
         if sample.truncated:

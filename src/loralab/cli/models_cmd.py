@@ -95,7 +95,9 @@ def estimate(
     quantization: str | None = typer.Option(None, "--quantization", help="none, 4bit or 8bit."),
     r: int | None = typer.Option(None, "--r", help="LoRA rank."),
     gradient_checkpointing: bool | None = typer.Option(
-        None, "--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations."
+        None,
+        "--gradient-checkpointing/--no-gradient-checkpointing",
+        help="Recompute activations (default: auto, decided from this estimate).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
@@ -113,10 +115,11 @@ def estimate(
         f"[bold]{est.model}[/]: {_params(est.parameters)} parameters, {est.dtype}{quant}, "
         f"LoRA r={cfg.lora.r} ({_params(est.trainable_parameters)} trainable)"
     )
-    console.print(
-        f"micro-batch {t.batch_size} x {t.max_seq_length} tokens, gradient checkpointing "
-        f"{'on' if t.gradient_checkpointing else 'off'}, {t.optimizer}"
-    )
+    checkpointing = _decided(t.gradient_checkpointing, est.gradient_checkpointing)
+    speed = f"gradient checkpointing {checkpointing}"
+    if t.method == "sft":
+        speed += f", chunked loss {_decided(t.chunked_loss, est.chunked_loss)}"
+    console.print(f"micro-batch {t.batch_size} x {t.max_seq_length} tokens, {speed}, {t.optimizer}")
     table = Table()
     table.add_column("component")
     table.add_column("GB", justify="right")
@@ -138,6 +141,12 @@ def estimate(
             console.print(
                 f"  - {s.text}: {s.total_gb:.2f} GB  [dim]--set {' --set '.join(s.overrides)}[/]"
             )
+
+
+def _decided(setting: bool | None, assumed: bool) -> str:
+    """``on`` / ``off`` as set, or ``auto (on)``: what the run would decide, as estimated."""
+    word = "on" if assumed else "off"
+    return f"auto ({word})" if setting is None else word
 
 
 @app.command("hardware")

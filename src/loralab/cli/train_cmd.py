@@ -39,7 +39,10 @@ def train_command(
         [], "--set", help="Override a field, e.g. --set train.max_steps=10 (repeatable)."
     ),
     preset: str | None = typer.Option(
-        None, "--preset", help=f"Lay the config over a preset: {', '.join(PRESETS)}."
+        None,
+        "--preset",
+        help=f"Lay the config over a preset of its train.method ({', '.join(PRESETS['sft'])} "
+        "for sft), or METHOD/NAME, e.g. grpo/gspo.",
     ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue from the last complete checkpoint in the output folder."

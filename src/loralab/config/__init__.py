@@ -3,11 +3,13 @@
 from loralab.config.io import (
     PRESETS,
     apply_overrides,
+    apply_preset,
     check_run_config,
     dump_run_config,
     load_preset,
     load_run_config,
     parse_run_config,
+    preset_description,
 )
 from loralab.config.rewards import Markers, RewardSpec
 from loralab.config.run import (
@@ -57,6 +59,7 @@ __all__ = [
     "TrainBase",
     "TrainConfig",
     "apply_overrides",
+    "apply_preset",
     "check_run_config",
     "dump_run_config",
     "find_nul",
@@ -64,6 +67,7 @@ __all__ = [
     "load_run_config",
     "method_name",
     "parse_run_config",
+    "preset_description",
     "run_config_model",
     "train_section",
 ]

@@ -12,28 +12,94 @@ import yaml
 from pydantic import ValidationError
 
 from loralab.config.rules import check_run_config
-from loralab.config.run import RunConfig
+from loralab.config.run import TRAIN_METHODS, RunConfig, method_name
 from loralab.errors import ConfigError, FieldProblem
 
 __all__ = [
     "PRESETS",
     "apply_overrides",
+    "apply_preset",
     "check_run_config",
     "dump_run_config",
     "load_preset",
     "load_run_config",
     "parse_run_config",
+    "preset_description",
 ]
 
-PRESETS = ("recommended", "fast", "quality")
+
+def _read_presets(method: str) -> dict[str, dict[str, Any]]:
+    path = resources.files("loralab.config").joinpath("presets", f"{method}.yaml")
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
-def load_preset(name: str) -> dict[str, Any]:
-    """The preset's partial config (lora and train sections) as a dict."""
-    if name not in PRESETS:
-        raise ConfigError(f"Unknown preset '{name}'.", fix=f"Use one of: {', '.join(PRESETS)}.")
-    text = resources.files("loralab.config").joinpath("presets", f"{name}.yaml").read_text()
-    return yaml.safe_load(text) or {}
+# Each training method's presets, by name, the method's first preset its default. They live in
+# presets/<method>.yaml; a method without that file has none.
+PRESETS: dict[str, tuple[str, ...]] = {
+    method_name(m): tuple(_read_presets(method_name(m))) for m in TRAIN_METHODS
+}
+DEFAULT_METHOD = method_name(TRAIN_METHODS[0])
+
+
+def preset_description(name: str, method: str = DEFAULT_METHOD) -> str:
+    """The one-line description of ``method``'s preset ``name``.
+
+    Raises:
+        ConfigError: the method has no such preset.
+    """
+    _check_preset(name, method)
+    return str(_read_presets(method)[name].get("description", ""))
+
+
+def load_preset(name: str, method: str | None = None) -> dict[str, Any]:
+    """A preset's partial config: its ``lora`` and ``train`` sections, ``train.method`` set.
+
+    Args:
+        name: the preset, or ``"<method>/<name>"`` (``"dpo/fast"``).
+        method: whose preset (``sft`` when neither this nor ``name`` says).
+
+    Raises:
+        ConfigError: an unknown preset or method, or a name for another method than ``method``.
+    """
+    method, name = _split_preset(name, method)
+    _check_preset(name, method)
+    raw = copy.deepcopy(_read_presets(method)[name])
+    raw.pop("description", None)
+    raw["train"] = {"method": method, **(raw.get("train") or {})}
+    return raw
+
+
+def _split_preset(name: str, method: str | None) -> tuple[str, str]:
+    own, sep, short = name.partition("/")
+    if not sep:
+        return method or DEFAULT_METHOD, name
+    if method is not None and method != own:
+        raise ConfigError(
+            f"Preset '{name}' is for {own}, but train.method is {method}.",
+            fix=f"Use `preset: {short}` for {method}'s own, or set train.method: {own}.",
+            problems=[FieldProblem(loc="preset", message=f"a {own} preset for {method}")],
+        )
+    return own, short
+
+
+def _check_preset(name: str, method: str) -> None:
+    if method not in PRESETS:
+        raise ConfigError(
+            f"Unknown training method '{method}'.",
+            fix=f"Use one of: {', '.join(PRESETS)}.",
+            problems=[FieldProblem(loc="train.method", message="unknown method")],
+        )
+    if name not in PRESETS[method]:
+        names = ", ".join(PRESETS[method]) or "(none)"
+        elsewhere = [f"{m}/{name}" for m, known in PRESETS.items() if name in known]
+        raise ConfigError(
+            f"{method} has no preset '{name}'.",
+            fix=f"Presets of {method}: {names}."
+            + (f" For another method: {', '.join(elsewhere)}." if elsewhere else ""),
+            problems=[FieldProblem(loc="preset", message=f"not a preset of {method}")],
+        )
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +110,18 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def apply_preset(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """``raw`` laid over the preset ``name`` of its ``train.method`` (sft when unset), or over
+    ``"<method>/<name>"``; what ``raw`` sets wins.
+
+    Raises:
+        ConfigError: see ``load_preset``.
+    """
+    train = raw.get("train")
+    method = train.get("method") if isinstance(train, dict) else None
+    return _deep_merge(load_preset(name, method if isinstance(method, str) else None), raw)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -102,7 +180,12 @@ def parse_run_config(raw: dict[str, Any]) -> RunConfig:
 def load_run_config(
     path: str | Path, overrides: list[str] | None = None, preset: str | None = None
 ) -> RunConfig:
-    """Read a YAML file, lay it over a preset if given, apply overrides and validate."""
+    """Read a YAML file, apply overrides, lay the result over a preset if given, and validate.
+
+    The preset is the one of the config's ``train.method`` (``preset: fast`` with ``method:
+    dpo`` is DPO's fast preset), or names its method (``preset: dpo/fast``). The file and the
+    overrides win over the preset.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist.", fix="Check the path.")
@@ -119,9 +202,9 @@ def load_run_config(
         raise ConfigError(f"{path} must hold a mapping with model, data, lora and train sections.")
     file_preset = raw.pop("preset", None)
     preset = preset or file_preset  # the command line wins over the file
-    if preset:
-        raw = _deep_merge(load_preset(preset), raw)
     raw = apply_overrides(raw, overrides or [])
+    if preset:
+        raw = apply_preset(raw, str(preset))
     return parse_run_config(raw)
 
 

@@ -15,10 +15,12 @@ if TYPE_CHECKING:
 
 __all__ = ["PREFERENCE_METHODS", "check_run_config"]
 
-# Methods that train on preference pairs (prompt, chosen, rejected).
+# Methods that train on preference data: pairs (prompt, chosen, rejected) for all of them, and
+# single replies labelled good or bad (prompt, completion, label) for KTO alone.
 PREFERENCE_METHODS = frozenset({"dpo", "orpo", "kto"})
-# Formats whose rows are prompts with a reference answer (what GRPO's rewards compare against).
-_NOT_PROMPTS = frozenset({"preference"})
+_PAIR_METHODS = frozenset({"dpo", "orpo"})
+# The data formats of preference data (loralab.data.fields.PREFERENCE_FORMATS).
+_PREFERENCE_FORMATS = frozenset({"preference", "unpaired_preference"})
 
 
 def check_run_config(cfg: RunConfig) -> list[FieldProblem]:
@@ -66,13 +68,43 @@ def _method_rules(cfg: RunConfig) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
     t, d = cfg.train, cfg.data
     method = t.method
-    if method in PREFERENCE_METHODS and d.format not in ("auto", "preference"):
+    if method in _PAIR_METHODS and d.format == "unpaired_preference":
+        problems.append(
+            FieldProblem(
+                loc="data.format",
+                message=(
+                    f"{method} compares a chosen and a rejected reply to the same prompt; "
+                    "unpaired_preference rows have one reply each, labelled good or bad"
+                ),
+                fix="use train.method: kto, which learns from labelled replies, or a dataset "
+                "of pairs (prompt, chosen, rejected; data.format: preference)",
+            )
+        )
+    elif method in _PAIR_METHODS and d.format not in ("auto", "preference"):
         problems.append(
             FieldProblem(
                 loc="data.format",
                 message=f"{method} trains on preference pairs, not {d.format} rows",
                 fix="use a dataset with prompt, chosen and rejected columns (data.format: "
                 "preference), or train.method: sft",
+            )
+        )
+    if method == "kto" and d.format not in ("auto", *_PREFERENCE_FORMATS):
+        problems.append(
+            FieldProblem(
+                loc="data.format",
+                message=f"kto trains on replies labelled good or bad, not {d.format} rows",
+                fix="use a dataset with prompt, completion and label columns (data.format: "
+                "unpaired_preference) or pairs (data.format: preference), or train.method: sft",
+            )
+        )
+    if method == "sft" and d.format in _PREFERENCE_FORMATS:
+        problems.append(
+            FieldProblem(
+                loc="data.format",
+                message=f"sft trains on conversations, not {d.format} rows",
+                fix="use train.method: kto for labelled replies or dpo for pairs, or a "
+                "conversation dataset",
             )
         )
     if method == "kto" and t.batch_size < 2:
@@ -84,12 +116,13 @@ def _method_rules(cfg: RunConfig) -> list[FieldProblem]:
             )
         )
     if method == "grpo":
-        if d.format in _NOT_PROMPTS:
+        if d.format in _PREFERENCE_FORMATS:
             problems.append(
                 FieldProblem(
                     loc="data.format",
-                    message="grpo needs prompts with reference answers, not preference pairs",
-                    fix="use a question/answer dataset, or train.method: dpo for pairs",
+                    message="grpo needs prompts with reference answers, not preference data",
+                    fix="use a question/answer dataset, or train.method: dpo for pairs and kto "
+                    "for labelled replies",
                 )
             )
         if not t.rewards:

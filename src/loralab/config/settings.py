@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -46,7 +46,11 @@ class Settings(BaseSettings):
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Extra Host header values accepted besides the bind."
     )
-    cors_origins: list[str] = Field(default_factory=list, description="CORS is off unless set.")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Other origins whose pages may call the API (with credentials); CORS is off "
+        "unless set, and '*' is refused.",
+    )
     heartbeat_seconds: float = Field(default=2.0, gt=0)
     heartbeat_timeout_seconds: float = Field(default=15.0, gt=0)
     cancel_grace_seconds: float = Field(default=60.0, gt=0)
@@ -59,10 +63,45 @@ class Settings(BaseSettings):
         ge=1,
         description="Weights the inference worker keeps loaded (MB); empty means no limit.",
     )
+    allow_remote_code: bool = Field(
+        default=False,
+        description="Accept model.trust_remote_code: true from API requests (runs the model "
+        "repository's Python code in the worker).",
+    )
+    worker_env: list[str] = Field(
+        default_factory=list,
+        description="Extra environment variables passed to workers by name (e.g. HF_TOKEN for "
+        "gated models); workers get only what they need otherwise.",
+    )
+    tls_cert: Path | None = Field(
+        default=None, description="PEM certificate (chain): serve https and wss with it."
+    )
+    tls_key: Path | None = Field(default=None, description="The certificate's PEM private key.")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, origins: list[str]) -> list[str]:
+        if any(o.strip() == "*" for o in origins):
+            raise ValueError(
+                "'*' is not allowed: the API accepts credentials (the token cookie), and any "
+                "site could then use them. List the origins, e.g. https://ui.example.com"
+            )
+        return origins
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both, or neither")
+        return self
 
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'loralab.db'}"
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when a TLS certificate is set, else ``http``."""
+        return "https" if self.tls_cert else "http"
 
     @property
     def is_loopback(self) -> bool:

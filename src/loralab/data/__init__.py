@@ -4,8 +4,9 @@ Importing this package never imports torch, transformers or datasets: the web se
 detect formats, validate uploads and preview samples. Hub datasets load ``datasets`` when read.
 """
 
-from loralab.data.convert import SQUAD_NO_ANSWER, check_role_order, convert_row
+from loralab.data.convert import SQUAD_NO_ANSWER, check_role_order, convert_row, split_reply
 from loralab.data.dataset import OpenedDataset, convert_record, open_dataset
+from loralab.data.encodings import binary_kind
 from loralab.data.fields import FORMAT_FIELDS, FieldSpec, format_task
 from loralab.data.formats import FormatDetection, detect_format, format_fields, resolve_format
 from loralab.data.loading import LoadedConversations, load_conversations
@@ -30,6 +31,7 @@ from loralab.data.tokens import count_tokens, load_light_tokenizer, tokenize_wit
 from loralab.data.validate import ValidationReport, conversation_texts, validate_dataset
 
 __all__ = [
+    "binary_kind",
     "DEFAULT_CHAT_TEMPLATE",
     "FORMAT_FIELDS",
     "LOCAL_SUFFIXES",
@@ -67,6 +69,7 @@ __all__ = [
     "resolve_format",
     "source_fingerprint",
     "source_kind",
+    "split_reply",
     "tokenize_with_mask",
     "validate_dataset",
 ]

@@ -1,9 +1,12 @@
 """Turn one source row into a canonical row.
 
 SFT rows become ``{"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}``;
-preference rows become TRL's conversational preference shape
-``{"prompt": [messages], "chosen": [assistant messages], "rejected": [assistant messages]}``.
-A row that cannot be converted raises ``RowError`` naming the field and the reason.
+preference pairs become TRL's conversational preference shape
+``{"prompt": [messages], "chosen": [assistant messages], "rejected": [assistant messages]}``;
+unpaired preference rows (KTO's good and bad replies) become a conversation and its label,
+``{"messages": [prompt messages..., assistant reply...], "label": bool}``, the reply being the
+final run of assistant turns (``split_reply``). A row that cannot be converted raises
+``RowError`` naming the field and the reason.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 from loralab.data.fields import FORMAT_FIELDS, format_task
 from loralab.data.records import RowError, describe_value
 
-__all__ = ["SQUAD_NO_ANSWER", "check_role_order", "convert_row"]
+__all__ = ["LABEL_WORDS", "SQUAD_NO_ANSWER", "check_role_order", "convert_row", "split_reply"]
 
 # SQuAD v2 marks unanswerable questions with an empty answer list; training the model to say
 # so is the point of v2, so those rows get this reply rather than being dropped.
@@ -30,6 +33,22 @@ _ROLES = {
     "model": "assistant",
     "bot": "assistant",
     "chatgpt": "assistant",
+}
+
+# How a good (True) or bad (False) reply may be spelled in an unpaired preference dataset.
+LABEL_WORDS = {
+    "true": True,
+    "false": False,
+    "1": True,
+    "0": False,
+    "yes": True,
+    "no": False,
+    "good": True,
+    "bad": False,
+    "desirable": True,
+    "undesirable": False,
+    "positive": True,
+    "negative": False,
 }
 
 
@@ -50,12 +69,15 @@ def convert_row(
         system_prompt: put first as a system message, unless the row starts with its own.
 
     Raises:
-        RowError: a field is missing, empty or of the wrong type, a role is unknown, or an
-            SFT conversation has no assistant turn. ``loc`` names the column (and message).
+        RowError: a field is missing, empty or of the wrong type, a role is unknown, a label
+            is not good or bad, or an SFT conversation has no assistant turn. ``loc`` names
+            the column (and message).
     """
     if format not in FORMAT_FIELDS:
         raise ValueError(f"unknown format {format!r}")
     get = _Getter(row, field_mapping)
+    if format == "unpaired_preference":
+        return _unpaired(get, system_prompt)
     if format_task(format) == "preference":
         return _preference(get, system_prompt)
     if format in ("conversations", "messages"):
@@ -131,8 +153,8 @@ def _preference(get: _Getter, system_prompt: str | None) -> dict[str, list[dict[
     rejected = get.text_or_messages("rejected", "assistant")
     # Message lists often repeat the prompt (UltraFeedback: [user, assistant]); the prompt is
     # what precedes the final run of assistant turns, and must be the same on both sides.
-    chosen_prompt, chosen = _split_reply(chosen)
-    rejected_prompt, rejected = _split_reply(rejected)
+    chosen_prompt, chosen = split_reply(chosen)
+    rejected_prompt, rejected = split_reply(rejected)
     for name, reply in (("chosen", chosen), ("rejected", rejected)):
         if not reply:
             raise RowError(
@@ -156,7 +178,31 @@ def _preference(get: _Getter, system_prompt: str | None) -> dict[str, list[dict[
     }
 
 
-def _split_reply(messages: list[dict[str, str]]):
+def _unpaired(get: _Getter, system_prompt: str | None) -> dict[str, Any]:
+    prompt = get.text_or_messages("prompt", "user")
+    completion = get.text_or_messages("completion", "assistant")
+    label = get.label("label")
+    if prompt[-1]["role"] == "assistant":
+        raise RowError(
+            get.column("prompt"),
+            "prompt_ends_with_reply",
+            "`prompt` ends with an assistant turn; the reply to label belongs in `completion`",
+        )
+    roles = {m["role"] for m in completion}
+    if roles != {"assistant"}:
+        other = sorted(roles - {"assistant"})[0]
+        raise RowError(
+            get.column("completion"),
+            "not_a_reply",
+            f"`completion` holds a {other} turn; it must hold only the assistant's reply",
+        )
+    return {"messages": _with_system(prompt + completion, system_prompt), "label": label}
+
+
+def split_reply(
+    messages: list[dict[str, str]],
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """``(prompt, reply)``: the messages before the final run of assistant turns, and that run."""
     end = len(messages)
     start = end
     while start > 0 and messages[start - 1]["role"] == "assistant":
@@ -211,6 +257,26 @@ class _Getter:
             return _parse_messages(loc, value)
         return [{"role": role, "content": _as_text(loc, value, required=True)}]
 
+    def label(self, field: str) -> bool:
+        column, value = self._value(field)
+        loc = column or field
+        if value is None:
+            raise RowError(loc, "empty_value", f"`{loc}` is null")
+        if type(value).__module__ == "numpy" and hasattr(value, "item"):
+            value = value.item()  # a NumPy scalar from a Parquet or hub column
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in LABEL_WORDS:
+            return LABEL_WORDS[value.strip().lower()]
+        raise RowError(
+            loc,
+            "bad_label",
+            f"`{loc}` must say whether the reply is good or bad (true/false, 1/0, good/bad), "
+            f"got {_shown(value)}",
+        )
+
     def messages(self, field: str) -> list[dict[str, str]]:
         column, value = self._value(field)
         return _parse_messages(column or field, value)
@@ -229,6 +295,14 @@ def _as_text(loc: str, value: Any, *, required: bool) -> str:
     if required and not value.strip():
         raise RowError(loc, "empty_value", f"`{loc}` is empty")
     return value
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value[:40])
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return describe_value(value)
 
 
 def _looks_like_json_list(value: Any) -> bool:

@@ -56,9 +56,10 @@ def open_dataset(
             fix="Fix the lines listed, or export the file again as UTF-8 JSONL, CSV or Parquet.",
             problems=[i.to_problem() for i in issues[:10]],
         )
-    columns: list[str] = []
+    seen: dict[str, None] = {}  # insertion-ordered and linear, even for very wide rows
     for row in sample:
-        columns += [c for c in row if c not in columns]
+        seen.update(dict.fromkeys(row))
+    columns = list(seen)
     detection = resolve_format(
         columns, sample, format=config.format, field_mapping=config.field_mapping
     )

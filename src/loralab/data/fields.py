@@ -11,9 +11,16 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["FORMAT_FIELDS", "FORMAT_PRIORITY", "FieldSpec", "format_task", "normalise_name"]
+__all__ = [
+    "FORMAT_FIELDS",
+    "FORMAT_PRIORITY",
+    "PREFERENCE_FORMATS",
+    "FieldSpec",
+    "format_task",
+    "normalise_name",
+]
 
-FieldKind = Literal["text", "messages", "answers", "text_or_messages"]
+FieldKind = Literal["text", "messages", "answers", "text_or_messages", "label"]
 
 
 @dataclass(frozen=True)
@@ -67,11 +74,18 @@ FORMAT_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         FieldSpec("chosen", kind="text_or_messages"),
         FieldSpec("rejected", kind="text_or_messages"),
     ),
+    # TRL's unpaired preference format (KTO): one reply per row, marked good (true) or bad.
+    "unpaired_preference": (
+        FieldSpec("prompt", kind="text_or_messages"),
+        FieldSpec("completion", kind="text_or_messages"),
+        FieldSpec("label", kind="label"),
+    ),
 }
 
 # Most specific first: a table that fits several formats gets the first one that fits.
 FORMAT_PRIORITY = (
     "preference",
+    "unpaired_preference",
     "conversations",
     "messages",
     "squad",
@@ -83,9 +97,14 @@ FORMAT_PRIORITY = (
 )
 
 
+# Formats of preference data: chosen/rejected pairs, and single replies labelled good or bad.
+PREFERENCE_FORMATS = frozenset({"preference", "unpaired_preference"})
+
+
 def format_task(format: str) -> Literal["sft", "preference"]:
-    """``"preference"`` for chosen/rejected pairs (DPO and friends), ``"sft"`` otherwise."""
-    return "preference" if format == "preference" else "sft"
+    """``"preference"`` for preference data (chosen/rejected pairs for DPO and friends, or
+    replies labelled good or bad for KTO), ``"sft"`` otherwise."""
+    return "preference" if format in PREFERENCE_FORMATS else "sft"
 
 
 def normalise_name(name: str) -> str:

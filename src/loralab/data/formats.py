@@ -52,7 +52,9 @@ def detect_format(
 
     Columns fill fields by exact normalised name (case and punctuation ignored), never by
     substring. Among the formats whose required fields are all filled, the one whose sample
-    rows convert best wins; ties go to the more specific format.
+    rows convert best wins; ties go to the more specific format. A format that reads the same
+    columns as another and more (prompt/completion with a label) wins over it whenever most of
+    its rows convert, so a few bad labels are reported as bad rows rather than dropped unseen.
 
     Returns:
         A ``FormatDetection``; its ``format`` is ``None`` (with a note) when nothing fits.
@@ -64,6 +66,7 @@ def detect_format(
             continue
         share, first_problem = _convert_share(fmt, mapping, sample_rows)
         candidates.append((share, len(mapping), -order, fmt, mapping, aliased, first_problem))
+    candidates = [c for c in candidates if not _covered(c, candidates)]
     if not candidates:
         return FormatDetection(
             format=None,
@@ -179,6 +182,17 @@ def _auto_mapping(fmt: str, columns: Sequence[str]) -> tuple[dict[str, str], dic
                     aliased[spec.name] = column
                 break
     return mapping, aliased
+
+
+def _covered(candidate, candidates) -> bool:
+    """Whether another candidate maps the same fields to the same columns and more, and fits
+    most rows."""
+    mapping = candidate[4].items()
+    return any(
+        other[0] >= 0.5 and mapping < other[4].items()
+        for other in candidates
+        if other is not candidate
+    )
 
 
 def _complete(fmt: str, mapping: Mapping[str, str]) -> bool:

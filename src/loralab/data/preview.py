@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from loralab.config import DataConfig
+from loralab.data.convert import split_reply
 from loralab.data.dataset import convert_record, open_dataset
 from loralab.data.templates import DEFAULT_CHAT_TEMPLATE, ChatTemplate, render_with_spans
 from loralab.data.tokens import tokenize_with_mask
@@ -25,8 +26,10 @@ class Segment(BaseModel):
 class PreviewSample(BaseModel):
     """One row: its line, canonical form, rendering in segments and, with a tokenizer, tokens.
 
-    For preference rows, ``segments`` render prompt + chosen and ``rejected_segments`` prompt +
-    rejected; the replies are the trained parts.
+    For preference pairs, ``segments`` render prompt + chosen and ``rejected_segments`` prompt +
+    rejected; the replies are the trained parts. For unpaired preference rows (KTO), ``label``
+    says whether the reply is a good (true) or a bad (false) example, and only the reply is
+    marked trained.
     """
 
     line: int
@@ -34,6 +37,7 @@ class PreviewSample(BaseModel):
     text: str
     segments: list[Segment]
     rejected_segments: list[Segment] | None = None
+    label: bool | None = None
     num_tokens: int | None = None
     num_trained_tokens: int | None = None
     truncated: bool | None = None
@@ -80,8 +84,11 @@ def preview_samples(
 
 
 def _sample(line, row, template, origin, tokenizer, max_seq_length) -> PreviewSample:
+    label = row.get("label")
     if "messages" in row:
-        text, spans = render_with_spans(template, row["messages"])
+        # An unpaired preference row trains on its final reply only, as KTO does.
+        start = len(split_reply(row["messages"])[0]) if label is not None else 0
+        text, spans = render_with_spans(template, row["messages"], train_from_message=start)
         rejected = None
     else:
         prompt = row["prompt"]
@@ -98,6 +105,7 @@ def _sample(line, row, template, origin, tokenizer, max_seq_length) -> PreviewSa
         text=text,
         segments=_segments(text, spans),
         rejected_segments=rejected,
+        label=label,
         template=origin,
     )
     if tokenizer is not None:

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from loralab.errors import DataError, FieldProblem
 
-__all__ = ["Record", "RowError", "RowIssue", "describe_value"]
+__all__ = [
+    "Record",
+    "RowError",
+    "RowIssue",
+    "describe_value",
+    "empty_file_error",
+    "file_error",
+    "issue_record",
+]
 
 
 class RowIssue(BaseModel):
@@ -51,6 +60,26 @@ class Record:
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.line, self.data))
+
+
+def issue_record(line: int, code: str, message: str) -> Record:
+    """The ``Record`` of a row that cannot be read: no data, and its ``RowIssue``."""
+    return Record(line, None, RowIssue(line=line, code=code, message=message))
+
+
+def file_error(path: Path, message: str, *, line: int | None = None, fix: str | None = None):
+    """The ``DataError`` of a file that cannot be read at all, naming the file and line."""
+    where = f"{path.name}, line {line}" if line is not None else path.name
+    return DataError(
+        f"{where}: {message}",
+        fix=fix,
+        problems=[FieldProblem(loc="file", message=message, line=line)],
+    )
+
+
+def empty_file_error(path: Path) -> DataError:
+    """The ``DataError`` of a file without rows."""
+    return file_error(path, "the file is empty", fix="Upload a file with at least one row.")
 
 
 class RowError(DataError):

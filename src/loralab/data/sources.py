@@ -11,13 +11,13 @@ library, imported only there and only when used).
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+from loralab.data.encodings import binary_kind, head_as_utf8
 from loralab.data.readers import READERS
 from loralab.data.records import Record
 from loralab.errors import DataError, FieldProblem, NotFound
@@ -96,7 +96,16 @@ def _sniff_kind(path: Path) -> SourceKind:
         head = f.read(4096)
     if head.startswith(b"PAR1"):
         return "parquet"
-    text = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    found = binary_kind(head)
+    if found is not None:
+        what, fix = found
+        raise DataError(
+            f"{path.name} is {what}, not a dataset file.",
+            fix=fix,
+            problems=[FieldProblem(loc="file", message=f"the file is {what}")],
+        )
+    head = head_as_utf8(head)
+    text = head.lstrip()
     if text.startswith(b"["):
         return "json"
     if text.startswith(b"{"):
@@ -104,7 +113,7 @@ def _sniff_kind(path: Path) -> SourceKind:
         try:
             json.loads(first)
             return "jsonl"
-        except ValueError:
+        except (ValueError, RecursionError):  # a line cut at 4 KB, or nested too deep
             return "json"
     if b"," in head.split(b"\n", 1)[0] or b"\t" in head.split(b"\n", 1)[0]:
         return "csv"

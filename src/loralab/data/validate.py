@@ -58,6 +58,12 @@ class ValidationReport(BaseModel):
     duplicates: list[RowIssue] = Field(default_factory=list)
     role_order: dict[str, int] = Field(default_factory=dict)
     role_order_examples: list[RowIssue] = Field(default_factory=list)
+    labels: dict[Literal["good", "bad"], int] | None = Field(
+        default=None,
+        description=(
+            "Valid rows by label (unpaired_preference only): replies marked good and bad."
+        ),
+    )
     chars: LengthStats | None = None
     tokens: LengthStats | None = None
     max_seq_length: int
@@ -128,6 +134,11 @@ def validate_dataset(
         duplicates=acc.duplicates,
         role_order=dict(acc.role_order),
         role_order_examples=acc.role_examples,
+        labels=(
+            {"good": acc.labels[True], "bad": acc.labels[False]}
+            if detection.format == "unpaired_preference"
+            else None
+        ),
         chars=acc.chars.stats(),
         tokens=acc.tokens.stats(upper=max_seq_length) if tokenizer is not None else None,
         max_seq_length=max_seq_length,
@@ -174,6 +185,7 @@ class _Accumulator:
         self.duplicates: list[RowIssue] = []
         self.role_order: Counter[str] = Counter()
         self.role_examples: list[RowIssue] = []
+        self.labels: Counter[bool] = Counter()
         self.chars = LengthCounter()
         self.tokens = LengthCounter()
         self.truncated = 0
@@ -203,6 +215,8 @@ class _Accumulator:
                 return
         self.valid += 1
         self._check_duplicate(line, row)
+        if "label" in row:
+            self.labels[row["label"]] += 1
         messages = row.get("messages") or row["prompt"] + row["chosen"]
         if "messages" in row:
             for code, message in check_role_order(messages):
@@ -279,6 +293,14 @@ def _warnings(report: ValidationReport, tokenizer, chat_template) -> list[str]:
             f"{report.truncated_share:.1%} of the rows are longer than {report.max_seq_length} "
             "tokens and will be truncated."
         )
+    if report.labels and report.valid_rows:
+        missing = [name for name, n in report.labels.items() if n == 0]
+        if missing:
+            other = "bad" if missing[0] == "good" else "good"
+            out.append(
+                f"No valid row is labelled {missing[0]}: KTO would only learn from {other} "
+                "replies, with no contrast between the two."
+            )
     if tokenizer is not None and chat_template is None:
         out.append("Token lengths leave out the chat template's tokens (no template given).")
     return out

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loralab.diskspace import check_free_space
 from loralab.export.formats import QUANTIZATIONS
 
 __all__ = ["PARITY_FILE", "ExportPlan", "plan_steps", "run_export"]
@@ -50,6 +51,7 @@ class ExportPlan:
     parity_prompts: list[str] | None = None
     system_prompt: str | None = None
     run_card: dict[str, Any] | None = None
+    needed_bytes: int = 0  # the estimate's peak; checked free before anything is written
 
 
 def plan_steps(plan: ExportPlan) -> int:
@@ -117,13 +119,18 @@ def _stop_tokens(tokenizer, merged: Path) -> list[str]:
 
 
 def run_export(plan: ExportPlan, out_dir: Path, reporter, stop) -> dict[str, Any] | None:
-    """Make every file the plan asks for; returns the job's result (None when stopped)."""
+    """Make every file the plan asks for; returns the job's result (None when stopped).
+
+    Raises InsufficientStorage before writing when the disk cannot hold ``plan.needed_bytes``.
+    """
     from loralab.export.card import render_card
     from loralab.export.gguf_files import convert_to_gguf, quantize_gguf
     from loralab.export.merge import merge_adapter, render_chat
     from loralab.export.modelfile import ModelfileParts, derive_template, render_modelfile
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The server checked at submit time; the disk may have filled up while the job waited.
+    check_free_space(out_dir, plan.needed_bytes, what=f"export {plan.name}")
     work = out_dir / ".work"
     progress = _Progress(reporter, plan_steps(plan))
     files: list[dict[str, Any]] = []

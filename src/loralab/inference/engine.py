@@ -7,7 +7,9 @@ to it (``set_adapter``), or disables every adapter for the base itself; ``_encod
 chat template; ``_run`` calls ``model.generate`` (greedy or sampled, seeded) with a streamer that
 times the first token and a stopping criterion for the stop strings, which are cut from the
 text. One request runs at a time (a lock): the seed is torch's global RNG, and one generation
-already uses every core.
+already uses every core. Every generation runs on one long-lived thread, as in a plain script:
+torch's intra-op thread pool belongs to the thread that calls it, so a new thread per request
+(the HTTP server's) would build a cold pool for each answer.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +107,7 @@ class Engine:
         self.max_adapters_per_base = max_adapters_per_base
         self._bases: OrderedDict[str, _Base] = OrderedDict()
         self._lock = threading.Lock()
+        self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loralab-generate")
         self.base_loads: dict[str, int] = {}  # how often each base was loaded (tests, status)
 
     # -- what is loaded ---------------------------------------------------------------------------
@@ -277,7 +282,7 @@ class Engine:
             context = self._use_adapter(entry, target)
             ids = self._encode(entry.tokenizer, messages, prompt)
             with context:
-                return self._run(entry, target, ids, params, started)
+                return self._runner.submit(self._run, entry, target, ids, params, started).result()
 
     def stream(
         self,
@@ -312,8 +317,7 @@ class Engine:
             finally:
                 tokens.put(None)
 
-        thread = threading.Thread(target=work, name="loralab-generate", daemon=True)
-        thread.start()
+        running = self._runner.submit(work)
         tokenizer = entry.tokenizer
         hold = max((len(s) for s in params.stop), default=1) - 1
         new: list[int] = []
@@ -341,7 +345,7 @@ class Engine:
                 if safe > sent:
                     yield text[sent:safe]
                     sent = safe
-            thread.join()
+            running.result()
             if "error" in done:
                 raise done["error"]
             result: Generation = done["result"]
@@ -351,7 +355,7 @@ class Engine:
             yield result
         finally:
             cancel.set()
-            thread.join(timeout=60)
+            wait_for([running], timeout=60)
 
     def _run(
         self,

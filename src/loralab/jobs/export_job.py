@@ -2,7 +2,7 @@
 
 At submit time ``adapter:<id>`` becomes its files and base model, the tools the formats need
 are checked (the GGUF converter; llama-cpp-python for K-quants and parity), the sizes are
-estimated and the free disk checked (422 ``insufficient_disk`` with the numbers). The worker
+estimated and the free disk checked (507 ``insufficient_storage`` with the numbers). The worker
 follows ``loralab.export.run``; the files land in ``<data dir>/exports/<job-id>/``.
 """
 
@@ -17,7 +17,7 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from loralab.config import Settings, StrictModel
-from loralab.errors import ConfigError, FieldProblem, LoralabError
+from loralab.errors import FieldProblem, InsufficientStorage, LoralabError
 from loralab.export import QUANTIZATIONS, estimate_export, tool_status
 from loralab.export import estimate as sizes
 from loralab.jobs.kinds import JobKind, Outcome, Prepared, Submission, WorkContext
@@ -196,9 +196,8 @@ def prepare_export(session: Session, settings: Settings, sub: Submission) -> Pre
         )
     disk = _disk_problem(settings, sub.output_dir, estimate["needed_bytes"])
     if disk is not None:
-        raise ConfigError(
+        raise InsufficientStorage(
             f"Not enough free disk for the export: {disk.message}.",
-            code="insufficient_disk",
             problems=[disk],
             fix=disk.fix,
         )
@@ -241,6 +240,7 @@ def plan_from_config(config: dict[str, Any]):
         dtype=spec.dtype,
         quantizations=list(spec.quantizations) if "gguf" in spec.formats else [],
         modelfile=spec.modelfile,
+        needed_bytes=int(resolved.get("estimate", {}).get("needed_bytes") or 0),
         parity=spec.parity,
         parity_prompts=spec.parity_prompts,
         system_prompt=resolved.get("system_prompt"),

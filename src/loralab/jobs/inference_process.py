@@ -206,7 +206,8 @@ class InferenceProcess:
     def _start(self, choice: DeviceChoice) -> None:
         port = _free_port()
         token = secrets.token_urlsafe(24)
-        env = worker_env(self.settings, devices=choice.visible)
+        # No store settings: the inference worker never opens the database.
+        env = worker_env(self.settings, devices=choice.visible, store=False)
         env[TOKEN_ENV] = token
         cmd = [
             sys.executable,

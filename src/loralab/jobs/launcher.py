@@ -4,6 +4,11 @@ Each worker runs in its own session and process group, with stdout and stderr go
 ``runs/<id>/logs/worker.log``, so it keeps training when the server stops and a force-kill takes
 its helper processes with it. The worker learns where the store is from the environment
 (``LORALAB_DATA_DIR``, ``LORALAB_DATABASE_URL``), reads its config from its job row.
+
+A worker does not inherit the server's environment: ``worker_env`` passes, by name, what a run
+needs (paths, locale, caches, thread counts, the hub's and CUDA's settings) and nothing else,
+so secrets the server holds (``LORALAB_TOKEN``, ``HF_TOKEN``, cloud keys, ...) stay out of the
+code a job runs and of what it logs. ``settings.worker_env`` names extra variables to pass.
 """
 
 from __future__ import annotations
@@ -34,31 +39,69 @@ __all__ = [
 WORKER_MODULE = "loralab.jobs.worker"
 
 
-def worker_env(settings: Settings, devices: str | None = None) -> dict[str, str]:
-    """The environment a worker runs with: ours plus where the store is and its timings.
+# Passed from the server's environment when set; everything else stays behind.
+PASSED_VARS = frozenset(
+    {
+        # the process: where programs, home, temporary files and the interpreter's paths are
+        *("PATH", "HOME", "USER", "LOGNAME", "TZ", "TMPDIR", "TEMP", "TMP"),
+        *("PYTHONPATH", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "LANG", "LANGUAGE"),
+        # downloads: the proxy and CA bundle a model or dataset download goes through
+        *("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"),
+        *("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
+        # caches and the libraries' own switches
+        *("XDG_CACHE_HOME", "TORCH_HOME", "TRITON_CACHE_DIR", "PYTORCH_CUDA_ALLOC_CONF"),
+        *("TRANSFORMERS_OFFLINE", "TRANSFORMERS_CACHE", "TRANSFORMERS_VERBOSITY"),
+        *("NVIDIA_VISIBLE_DEVICES", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"),
+        "LORALAB_GGUF_CONVERTER",  # export: llama.cpp's converter (export.formats)
+    }
+)
+PASSED_PREFIXES = ("LC_", "HF_", "CUDA_", "OMP_", "MKL_", "KMP_")
+# Credentials under a passed prefix: only on purpose, through ``settings.worker_env``.
+HELD_BACK = frozenset({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"})
+
+
+def _passed(name: str) -> bool:
+    return name not in HELD_BACK and (name in PASSED_VARS or name.startswith(PASSED_PREFIXES))
+
+
+def worker_env(
+    settings: Settings, devices: str | None = None, *, store: bool = True
+) -> dict[str, str]:
+    """The environment a worker runs with, built on purpose (never a copy of ours).
+
+    From the server's environment it takes what a run needs (``PASSED_VARS``, the
+    ``PASSED_PREFIXES``: locale, Hugging Face and CUDA settings, thread counts), minus the hub
+    token, plus the names in ``settings.worker_env``. Then the settings the worker reads:
+    with ``store`` (job workers, which report through the database) the data dir and the
+    database URL, credentials included, and the timings; the inference worker needs neither.
 
     ``devices`` pins the worker to those GPUs (``CUDA_VISIBLE_DEVICES``); an empty string hides
     every GPU (light jobs); None leaves the variable as the server has it.
     """
-    env = dict(os.environ)
+    extra = set(settings.worker_env)
+    env = {k: v for k, v in os.environ.items() if _passed(k) or k in extra}
     if devices is not None:
         env["CUDA_VISIBLE_DEVICES"] = devices
+    if store:
+        env.update(
+            {
+                "LORALAB_DATA_DIR": str(Path(settings.data_dir).expanduser().resolve()),
+                "LORALAB_DATABASE_URL": settings.resolved_database_url,
+                "LORALAB_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
+                "LORALAB_HEARTBEAT_TIMEOUT_SECONDS": str(settings.heartbeat_timeout_seconds),
+                "LORALAB_CANCEL_GRACE_SECONDS": str(settings.cancel_grace_seconds),
+                "LORALAB_ALLOW_CUSTOM_REWARDS": str(settings.allow_custom_rewards).lower(),
+                "LORALAB_ALLOW_REMOTE_CODE": str(settings.allow_remote_code).lower(),
+            }
+        )
     env.update(
         {
-            "LORALAB_DATA_DIR": str(Path(settings.data_dir).expanduser().resolve()),
-            "LORALAB_DATABASE_URL": settings.resolved_database_url,
-            "LORALAB_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
-            "LORALAB_HEARTBEAT_TIMEOUT_SECONDS": str(settings.heartbeat_timeout_seconds),
-            "LORALAB_CANCEL_GRACE_SECONDS": str(settings.cancel_grace_seconds),
-            "LORALAB_ALLOW_CUSTOM_REWARDS": str(settings.allow_custom_rewards).lower(),
             # Log lines reach worker.log as they happen, not when a buffer fills.
             "PYTHONUNBUFFERED": "1",
             # The fast tokenizers' own thread pool deadlocks after fork and warns about it.
             "TOKENIZERS_PARALLELISM": "false",
         }
     )
-    # The worker reads only what it needs; the API token stays with the server.
-    env.pop("LORALAB_TOKEN", None)
     return env
 
 
@@ -68,9 +111,11 @@ def launch_worker(
     output_dir: str | Path,
     attempt: int,
     devices: str | None = None,
+    cpu_jobs: int | None = None,
 ):
     """Start the worker for ``job_id`` detached (pinned to ``devices``, see ``worker_env``);
-    returns its ``subprocess.Popen``."""
+    returns its ``subprocess.Popen``. ``cpu_jobs``: how many training jobs may share this CPU
+    at once (``LORALAB_CPU_JOBS``; the worker divides the cores among them)."""
     out = Path(output_dir)
     log = log_path(out)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +127,10 @@ def launch_worker(
         return subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE, job_id],
             cwd=out,
-            env=worker_env(settings, devices),
+            env={
+                **worker_env(settings, devices),
+                **({"LORALAB_CPU_JOBS": str(cpu_jobs)} if cpu_jobs else {}),
+            },
             stdin=subprocess.DEVNULL,
             stdout=fh,
             stderr=subprocess.STDOUT,

@@ -214,7 +214,9 @@ class Scheduler:
             kind = JOB_KINDS.get(kind_name, JOB_KINDS["train"])
             out = output_dir or str(kind.output_dir(self.settings.data_dir, job_id))
             try:
-                proc = launch_worker(job_id, self.settings, out, attempt, pin)
+                # On a machine without GPUs, device jobs share the CPU's cores.
+                cpu_jobs = self.max_jobs if kind.device and not self.gpus else None
+                proc = launch_worker(job_id, self.settings, out, attempt, pin, cpu_jobs)
             except OSError as exc:
                 end_job(self.db, job_id, attempt, "failed", f"Could not start the worker: {exc}")
                 continue

@@ -13,8 +13,13 @@ The estimate adds up, in bytes:
 - **activations**: per token per block, the tensors autograd saves: norm inputs and outputs,
   q/k/v after RoPE, attention output, the MLP's gate/up/act/product (4 x intermediate), LoRA's
   rank-r intermediates, and dropout copies when dropout > 0. With gradient checkpointing only
-  each block's input is kept, plus one block recomputed at a time. The logits and the float32
-  loss over the vocabulary come on top; for big vocabularies they dominate.
+  each block's input is kept, plus one block recomputed at a time. Auto checkpointing
+  (``train.gradient_checkpointing`` empty) is decided as the run decides it: on only when the
+  estimate without it is over 85% of the memory available. The logits and the float32 loss
+  over the vocabulary come on top; for big vocabularies they dominate. SFT's chunked loss
+  (``train.chunked_loss``, auto on CPU; ``training/chunked_loss.py``) never holds them for the
+  whole micro-batch: only one chunk's logits (about 8M values) twice in float32, plus a copy
+  of the trained tokens' hidden states and their gradient.
 - **overhead**: the runtime (CUDA context, or the Python + torch process on CPU) plus
   allocator slack: 10% of everything on CUDA. On CPU, glibc's malloc keeps most freed
   activation buffers mapped (its mmap threshold grows as large blocks are freed), so the
@@ -42,7 +47,7 @@ the activations within a factor against a measured LoRA run on the tiny model.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -70,6 +75,10 @@ _CUDA_RUNTIME = int(0.8 * GB)  # CUDA context, cuBLAS workspace
 _CPU_RUNTIME = int(0.5 * GB)  # measured: python + torch + transformers + peft ~ 350-500 MB
 _FRAGMENTATION = 0.10
 _FITS_SHARE = 0.85  # above this share of the device's memory the run is "tight"
+# Logits in one chunk of the chunked loss: training/chunked_loss.py's _CHUNK_ELEMENTS (that
+# module needs torch, so it is not imported here; tests/models/test_estimate.py keeps the two
+# equal).
+_LOSS_CHUNK_ELEMENTS = 2**23
 
 Verdict = Literal["fits", "tight", "wont_fit"]
 
@@ -119,6 +128,14 @@ class MemoryEstimate(BaseModel):
     parameters: int
     trainable_parameters: int
     tokens_per_micro_batch: int
+    gradient_checkpointing: bool = Field(
+        description="Whether the estimate recomputes activations: the setting, or what auto "
+        "decides (on only when the estimate without it is over 85% of available memory)."
+    )
+    chunked_loss: bool = Field(
+        description="Whether the estimate computes SFT's loss a chunk at a time: the setting, "
+        "or auto (on CPU). Other methods always hold the full logits."
+    )
     breakdown: MemoryBreakdown
     total_gb: float
     available_gb: float = Field(description="Free GPU memory, or available RAM on CPU.")
@@ -197,7 +214,30 @@ def _optimizer_bytes(optimizer: str, matrices: list[tuple[int, int]], vectors: i
     return 0  # sgd without momentum
 
 
-def _activation_bytes(config: RunConfig, dims: ArchDims, act_bytes: int, tokens: int) -> int:
+def _chunked_loss(config: RunConfig, hardware: HardwareInfo) -> bool:
+    """Whether the run's loss is chunked (SFT only): ``train.chunked_loss``, or auto, which is on
+    on CPU. A model the chunked loss cannot handle keeps TRL's head at run time; the estimator
+    cannot tell those apart (that needs the loaded model)."""
+    if config.train.method != "sft":
+        return False
+    setting = getattr(config.train, "chunked_loss", None)
+    return setting if setting is not None else hardware.device == "cpu"
+
+
+def _loss_chunk_tokens(vocab_size: int) -> int:
+    """Tokens per chunk of the chunked loss (``chunk_tokens_for`` in training/chunked_loss.py)."""
+    return max(16, _LOSS_CHUNK_ELEMENTS // max(1, vocab_size))
+
+
+def _activation_bytes(
+    config: RunConfig,
+    dims: ArchDims,
+    act_bytes: int,
+    tokens: int,
+    *,
+    checkpointing: bool,
+    chunked_loss: bool,
+) -> int:
     h, i, r = dims.hidden_size, dims.intermediate_size, config.lora.r
     h_q = dims.num_heads * dims.head_dim
     kv = dims.num_kv_heads * dims.head_dim
@@ -207,10 +247,16 @@ def _activation_bytes(config: RunConfig, dims: ArchDims, act_bytes: int, tokens:
     per_token = (3 * h_q + 2 * kv + 4 * i + n_lora * r + 2 * h) * act_bytes + 2 * 2 * h * 4
     if config.lora.dropout > 0:
         per_token += (5 * h + h_q + i) * act_bytes + (5 * h + h_q + i)  # copies + bool masks
-    if config.train.gradient_checkpointing:
+    if checkpointing:
         blocks = dims.num_layers * h * act_bytes + per_token  # inputs kept + one recomputed
     else:
         blocks = dims.num_layers * per_token
+    if chunked_loss:
+        # The trained tokens' hidden states gathered, and their gradient, per token; then one
+        # chunk's float32 logits and log-softmax (then softmax), plus its 16-bit gradient copy.
+        chunk = min(tokens, _loss_chunk_tokens(dims.vocab_size))
+        chunk_bytes = chunk * dims.vocab_size * (8 + (act_bytes if act_bytes < 4 else 0))
+        return tokens * (blocks + 2 * h * act_bytes) + chunk_bytes
     # Logits in the compute dtype (kept alive by the model output through backward), the
     # float32 log-softmax and its gradient, plus a float32 copy when computing in 16 bits.
     logits = dims.vocab_size * (act_bytes + 8 + (4 if act_bytes < 4 else 0))
@@ -239,9 +285,25 @@ def _generation_bytes(config: RunConfig, dims: ArchDims, act_bytes: int) -> int:
     return sequences * (length * kv_per_token + dims.vocab_size * 4)
 
 
-def _estimate(
-    config: RunConfig, dims: ArchDims, hardware: HardwareInfo
-) -> tuple[MemoryBreakdown, str, int]:
+class _Estimate(NamedTuple):
+    breakdown: MemoryBreakdown
+    dtype: str
+    trainable: int
+    checkpointing: bool
+    chunked_loss: bool
+
+
+def _estimate(config: RunConfig, dims: ArchDims, hardware: HardwareInfo) -> _Estimate:
+    checkpointing = config.train.gradient_checkpointing
+    if checkpointing is None:
+        # Auto, as training/builders.py's choose_gradient_checkpointing decides at run time:
+        # on only when the run without it does not fit comfortably.
+        plain = config.model_copy(
+            update={"train": config.train.model_copy(update={"gradient_checkpointing": False})}
+        )
+        need = _estimate(plain, dims, hardware).breakdown.total
+        checkpointing = need > _FITS_SHARE * hardware.device_memory_gb * GB
+    chunked_loss = _chunked_loss(config, hardware)
     dtype = _resolve_dtype(config, hardware)
     wbytes = _DTYPE_BYTES[dtype]
     quant = config.model.quantization
@@ -258,7 +320,10 @@ def _estimate(
     tokens = tokens_per_micro_batch(config)
     # Activations are in the compute dtype: the load dtype, which is also the 4-bit compute dtype.
     activations = max(
-        _activation_bytes(config, dims, wbytes, tokens), _generation_bytes(config, dims, wbytes)
+        _activation_bytes(
+            config, dims, wbytes, tokens, checkpointing=checkpointing, chunked_loss=chunked_loss
+        ),
+        _generation_bytes(config, dims, wbytes),
     )
     optimizer = _optimizer_bytes(config.train.optimizer, matrices, vectors)
     static = weights + 8 * trainable + optimizer  # + LoRA weights and gradients in float32
@@ -274,7 +339,7 @@ def _estimate(
         activations=activations,
         overhead=overhead,
     )
-    return breakdown, dtype, trainable
+    return _Estimate(breakdown, dtype, trainable, checkpointing, chunked_loss)
 
 
 def _verdict(total: int, available_gb: float) -> Verdict:
@@ -292,7 +357,12 @@ def _with(config: RunConfig, overrides: dict[str, dict]) -> RunConfig:
 
 
 def _suggest(
-    config: RunConfig, dims: ArchDims, hardware: HardwareInfo, available_gb: float
+    config: RunConfig,
+    dims: ArchDims,
+    hardware: HardwareInfo,
+    available_gb: float,
+    *,
+    checkpointing: bool,
 ) -> list[Suggestion]:
     t = config.train
     options: list[tuple[str, dict[str, dict], list[str]]] = []
@@ -301,7 +371,7 @@ def _suggest(
         for bs in (d for d in range(t.batch_size - 1, 0, -1) if t.batch_size % d == 0):
             ga = effective // bs
             change = {"train": {"batch_size": bs, "gradient_accumulation_steps": ga}}
-            total = _estimate(_with(config, change), dims, hardware)[0].total
+            total = _estimate(_with(config, change), dims, hardware).breakdown.total
             if total <= _FITS_SHARE * available_gb * GB or bs == 1:
                 options.append(
                     (
@@ -312,10 +382,10 @@ def _suggest(
                     )
                 )
                 break
-    if not t.gradient_checkpointing:
+    if not checkpointing:
         options.append(
             (
-                "turn on gradient checkpointing (about 20-30% slower)",
+                "turn on gradient checkpointing (about 20-40% slower)",
                 {"train": {"gradient_checkpointing": True}},
                 ["train.gradient_checkpointing=true"],
             )
@@ -340,12 +410,12 @@ def _suggest(
     out = []
     combined: dict[str, dict] = {}
     for text, change, overrides in options:
-        total = _estimate(_with(config, change), dims, hardware)[0].total
+        total = _estimate(_with(config, change), dims, hardware).breakdown.total
         out.append(Suggestion(text=text, overrides=overrides, total_gb=round(total / GB, 2)))
         for section, values in change.items():
             combined.setdefault(section, {}).update(values)
     if len(out) > 1 and all(s.total_gb > _FITS_SHARE * available_gb for s in out):
-        total = _estimate(_with(config, combined), dims, hardware)[0].total
+        total = _estimate(_with(config, combined), dims, hardware).breakdown.total
         overrides = [o for s in out for o in s.overrides]
         out.append(
             Suggestion(text="all of the above", overrides=overrides, total_gb=round(total / GB, 2))
@@ -373,7 +443,8 @@ def estimate_memory(
     """
     hardware = hardware or detect_hardware()
     dims = dims or resolve_dims(config.model.name_or_path, config.model.revision)
-    breakdown, dtype, trainable = _estimate(config, dims, hardware)
+    est = _estimate(config, dims, hardware)
+    breakdown = est.breakdown
     available = hardware.device_memory_gb
     verdict = _verdict(breakdown.total, available)
     notes = []
@@ -395,15 +466,19 @@ def estimate_memory(
     return MemoryEstimate(
         model=config.model.name_or_path,
         device=hardware.device,
-        dtype=dtype,
+        dtype=est.dtype,
         quantization=config.model.quantization,
         parameters=dims.count_parameters(),
-        trainable_parameters=trainable,
+        trainable_parameters=est.trainable,
         tokens_per_micro_batch=tokens_per_micro_batch(config),
+        gradient_checkpointing=est.checkpointing,
+        chunked_loss=est.chunked_loss,
         breakdown=breakdown,
         total_gb=round(breakdown.total / GB, 2),
         available_gb=round(available, 2),
         verdict=verdict,
-        suggestions=[] if verdict == "fits" else _suggest(config, dims, hardware, available),
+        suggestions=[]
+        if verdict == "fits"
+        else _suggest(config, dims, hardware, available, checkpointing=est.checkpointing),
         notes=notes,
     )

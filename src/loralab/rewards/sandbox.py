@@ -8,10 +8,15 @@ One bubblewrap (``bwrap``) process per call, with:
   library without site-packages, the shared libraries under /usr/lib), a fresh /tmp, /proc and
   a minimal /dev: no data dir, no home, no /etc, no project files;
 - a cleared environment (``--clearenv``, ``python -I -S``): no secrets, no site-packages;
-- limits set in the child before ``exec`` (``setrlimit``): address space (``RLIMIT_AS``), CPU
-  seconds (``RLIMIT_CPU``), processes (``RLIMIT_NPROC``; the kernel does not apply it to root,
-  where the PID namespace and the kill on timeout bound a fork bomb instead), open files and
-  file size; a wall-clock timeout kills the whole process group;
+- no new processes: a seccomp filter (``bwrap --seccomp``) kills the sandbox at its first
+  ``fork``, ``vfork`` or ``clone`` of a process (threads are allowed), so a fork bomb ends at
+  once, for root too (the kernel does not apply ``RLIMIT_NPROC`` to root);
+- limits set by the runner on itself before any user code runs (``setrlimit``): address
+  space (``RLIMIT_AS``), CPU seconds (``RLIMIT_CPU``), processes and threads
+  (``RLIMIT_NPROC``), open files and file size; a wall-clock timeout kills the whole process
+  group. There is no ``preexec_fn``: Python code between ``fork`` and ``exec`` can deadlock in
+  a threaded caller (a trainer, the server). Nor does the sandbox switch to an unprivileged uid:
+  ``nobody`` cannot read an interpreter installed under ``/root`` (pyenv, uv), so bwrap fails;
 - requests and answers exchanged as JSON over stdin and stdout, never pickle.
 """
 
@@ -21,9 +26,10 @@ import contextlib
 import json
 import math
 import os
-import resource
+import platform
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -144,9 +150,11 @@ def _runtime() -> tuple[str, list[str], list[str]]:
     return exe, binds, hide
 
 
-def _command(bwrap: str) -> list[str]:
+def _command(bwrap: str, seccomp_fd: int | None, limits: SandboxLimits) -> list[str]:
     exe, binds, hide = _runtime()
     cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    if seccomp_fd is not None:
+        cmd += ["--seccomp", str(seccomp_fd)]
     for path in binds:
         cmd += ["--ro-bind", path, path]
     for system in ("/lib", "/lib64"):
@@ -157,7 +165,55 @@ def _command(bwrap: str) -> list[str]:
     cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp"]
     cmd += ["--clearenv", "--setenv", "PYTHONIOENCODING", "utf-8", "--setenv", "LANG", "C.UTF-8"]
     runner = (Path(__file__).parent / "sandbox_runner.py").read_text(encoding="utf-8")
-    return [*cmd, exe, "-I", "-S", "-B", "-c", runner]
+    return [*cmd, exe, "-I", "-S", "-B", "-c", runner, *_rlimits(limits)]
+
+
+# --- no new processes: a seccomp filter in classic BPF ---------------------------------------
+
+# The audit architecture and the numbers of the system calls that make a process, per machine.
+_SYSCALLS = {
+    "x86_64": (0xC000003E, {"clone": 56, "fork": 57, "vfork": 58, "clone3": 435}),
+    "aarch64": (0xC00000B7, {"clone": 220, "clone3": 435}),
+}
+_LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_ALLOW, _KILL_PROCESS, _ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
+_ENOSYS, _CLONE_THREAD, _X32_BIT = 38, 0x00010000, 0x40000000
+
+
+def seccomp_program(machine: str | None = None) -> bytes | None:
+    """A seccomp filter that kills the process at its first attempt to make another process.
+
+    ``clone`` is allowed with ``CLONE_THREAD`` (a thread of the same process), never without it;
+    ``fork`` and ``vfork`` kill; ``clone3`` answers ``ENOSYS``, since a filter cannot read its
+    flags, and glibc then makes threads with ``clone``. Any other system call ABI (x32, or
+    i386 on x86_64) kills too. ``None`` for a machine this table does not know.
+    """
+    machine = machine or platform.machine()
+    if machine not in _SYSCALLS:
+        return None
+    arch, nr = _SYSCALLS[machine]
+    # (op, value, target label); a name ending in ":" is a label. Jumps go forward only.
+    steps: list[tuple[str, int, str]] = [("ld", 4, ""), ("jne", arch, "kill"), ("ld", 0, "")]
+    if machine == "x86_64":
+        steps.append(("jge", _X32_BIT, "kill"))
+    steps += [("jeq", nr["clone3"], "enosys"), ("jeq", nr["clone"], "clone")]
+    steps += [("jeq", nr[name], "kill") for name in ("fork", "vfork") if name in nr]
+    steps += [("ret", _ALLOW, ""), ("clone:", 0, ""), ("ld", 16, "")]
+    steps.append(("jset", _CLONE_THREAD, "allow"))  # args[0] is clone's flags
+    steps += [("kill:", 0, ""), ("ret", _KILL_PROCESS, "")]
+    steps += [("enosys:", 0, ""), ("ret", _ERRNO | _ENOSYS, "")]
+    steps += [("allow:", 0, ""), ("ret", _ALLOW, "")]
+    positions: dict[str, int] = {}  # label -> index of the instruction after it
+    for i, (op, _, _) in enumerate(steps):
+        if op.endswith(":"):
+            positions[op[:-1]] = i - len(positions)
+    codes = {"ld": _LD_ABS, "ret": _RET, "jeq": _JEQ, "jne": _JEQ, "jge": _JGE, "jset": _JSET}
+    program = []
+    for op, value, target in (step for step in steps if not step[0].endswith(":")):
+        jump = positions[target] - len(program) - 1 if target else 0
+        jt, jf = (0, jump) if op == "jne" else (jump, 0)
+        program.append(struct.pack("<HBBI", codes[op], jt, jf, value))
+    return b"".join(program)
 
 
 def _own_processes() -> int:
@@ -169,35 +225,45 @@ def _own_processes() -> int:
     return count
 
 
-def _limiter(limits: SandboxLimits):
-    memory = limits.memory_mb << 20
+def _rlimits(limits: SandboxLimits) -> list[str]:
+    """The runner's arguments: the limits it sets on itself before it reads any user code."""
     cpu = max(1, math.ceil(limits.timeout_s))
-    # RLIMIT_NPROC counts every process of this user, so leave room for the ones running now.
+    # RLIMIT_NPROC counts every process (and thread) of this user, so leave room for the ones
+    # running now. Root is exempt from it; the seccomp filter is what stops new processes.
     processes = _own_processes() + limits.max_processes
-
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-    return apply
+    return [str(limits.memory_mb << 20), str(cpu), str(processes)]
 
 
 def _run(request: dict[str, Any], limits: SandboxLimits | None) -> dict[str, Any]:
     limits = limits or SandboxLimits()
-    cmd = _command(require_sandbox())
-    proc = subprocess.Popen(
-        cmd,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={},
-        start_new_session=True,
-        preexec_fn=_limiter(limits),  # noqa: PLW1509 - the limits must be set before exec
-    )
+    bwrap = require_sandbox()
+    program = seccomp_program()
+    if program is None and os.geteuid() == 0:
+        raise Unsupported(
+            f"Custom code cannot be contained as root on {platform.machine()}: the kernel does "
+            "not apply the process limit to root, and loralab's seccomp filter knows only "
+            f"{' and '.join(_SYSCALLS)}.",
+            fix="Run loralab as an ordinary user.",
+        )
+    read_fd = None
+    if program is not None:
+        # bwrap reads the filter from this pipe; it fits in the pipe's buffer (under 200 bytes).
+        read_fd, write_fd = os.pipe()
+        os.write(write_fd, program)
+        os.close(write_fd)
+    try:
+        proc = subprocess.Popen(
+            _command(bwrap, read_fd, limits),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={},
+            start_new_session=True,
+            pass_fds=(read_fd,) if read_fd is not None else (),
+        )
+    finally:
+        if read_fd is not None:
+            os.close(read_fd)
     try:
         out, err = proc.communicate(json.dumps(request).encode(), timeout=limits.timeout_s)
     except subprocess.TimeoutExpired:
@@ -225,6 +291,12 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def _failure(returncode: int, err: bytes, limits: SandboxLimits) -> str:
+    # bwrap exits with 128 + the signal that ended the sandboxed process.
+    if returncode in (-signal.SIGSYS, 128 + signal.SIGSYS):
+        return (
+            "The code tried to start a new process (fork, subprocess or multiprocessing), "
+            "which the sandbox does not allow, and was stopped."
+        )
     if returncode in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU):
         return f"The code used more than its {limits.timeout_s:g} s of CPU time and was stopped."
     tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]

@@ -1,7 +1,9 @@
 """Runs inside the sandbox (standard library only, started with ``python -I -S -c``).
 
-Reads one JSON request from stdin and writes one JSON answer to the stdout it started with;
-user code that prints goes to stderr instead, so it cannot break the answer.
+Started as ``python -I -S -c RUNNER MEMORY_BYTES CPU_SECONDS PROCESSES``: it sets those limits
+on itself first, then reads one JSON request from stdin and writes one JSON answer to the
+stdout it started with; user code that prints goes to stderr instead, so it cannot break the
+answer.
 
 - ``{"mode": "reward", "code": ..., "samples": [{prompt, completion, row}]}``: defines
   ``reward(prompt, completion, **row)`` from ``code`` and calls it once per sample;
@@ -13,8 +15,23 @@ user code that prints goes to stderr instead, so it cannot break the answer.
 
 import json
 import os
+import resource
 import sys
 import traceback
+
+
+def _limit(memory, cpu, processes):
+    for kind, value in (
+        (resource.RLIMIT_AS, memory),
+        (resource.RLIMIT_CPU, cpu),
+        (resource.RLIMIT_NPROC, processes),
+        (resource.RLIMIT_NOFILE, 64),
+        (resource.RLIMIT_FSIZE, 16 << 20),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        soft = value
+        hard = value + 1 if kind == resource.RLIMIT_CPU else value  # SIGXCPU first, then KILL
+        resource.setrlimit(kind, (soft, hard))
 
 
 def _describe(exc):
@@ -26,6 +43,7 @@ def _describe(exc):
 
 
 def main():
+    _limit(*(int(a) for a in sys.argv[1:4]))
     answer_fd = os.dup(1)
     os.dup2(2, 1)
     request = json.loads(sys.stdin.read())

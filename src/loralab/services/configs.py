@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy.exc import IntegrityError
 
-from loralab.config import RunConfig, StrictModel
+from loralab.config import RunConfig, Settings, StrictModel
 from loralab.errors import ConfigError, FieldProblem
 from loralab.services import UtcDateTime
+from loralab.services.remote_code import refuse_remote_code
 from loralab.store import Database
 from loralab.store import configs as store
 from loralab.store.db import reading
@@ -76,13 +77,15 @@ def _to_model(row: ConfigRow) -> SavedConfig:
     )
 
 
-def create_config(db: Database, body: SavedConfigIn) -> SavedConfig:
+def create_config(db: Database, settings: Settings, body: SavedConfigIn) -> SavedConfig:
     """Save a new named config.
 
     Raises:
-        ConfigError: the config breaks a cross-field rule (422 ``invalid_config``).
+        ConfigError: the config breaks a cross-field rule (422 ``invalid_config``), or asks
+            for remote code the server does not allow (422 ``remote_code_not_allowed``).
         Conflict: the name is taken (409 ``duplicate_name``).
     """
+    refuse_remote_code(settings, body.config)
     try:
         with db.write() as session:
             row = store.create_config(
@@ -110,8 +113,12 @@ def get_config(db: Database, config_id: str) -> SavedConfig:
     return _to_model(row)
 
 
-def update_config(db: Database, config_id: str, body: SavedConfigIn) -> SavedConfig:
-    """Replace a saved config (404 when missing, 409 when renamed onto a taken name)."""
+def update_config(
+    db: Database, settings: Settings, config_id: str, body: SavedConfigIn
+) -> SavedConfig:
+    """Replace a saved config (404 when missing, 409 when renamed onto a taken name, 422 as
+    ``create_config``)."""
+    refuse_remote_code(settings, body.config)
     try:
         with db.write() as session:
             row = store.update_config(

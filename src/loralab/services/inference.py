@@ -8,6 +8,7 @@ process (``jobs.inference_process``); nothing here imports torch.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -41,6 +42,18 @@ __all__ = [
 ]
 
 _TIMEOUT = httpx.Timeout(None, connect=5.0)  # a long answer on a CPU takes minutes
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def _http() -> httpx.Client:
+    """One client for every call to the worker: building one (its TLS context, its pool) per
+    request cost more than a short answer takes."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(timeout=_TIMEOUT)
+        return _client
 
 
 class ChatMessage(StrictModel):
@@ -265,12 +278,7 @@ def run_inference(
     target = resolve_target(db, body.model, by_name=by_name)
     url, headers = _worker(db, process)
     try:
-        reply = httpx.post(
-            f"{url}/generate",
-            json=_payload(target, body, False),
-            headers=headers,
-            timeout=_TIMEOUT,
-        )
+        reply = _http().post(f"{url}/generate", json=_payload(target, body, False), headers=headers)
     except httpx.TransportError:
         raise _gone(process) from None
     doc = reply.json()
@@ -290,19 +298,17 @@ def stream_inference(
     """
     target = resolve_target(db, body.model, by_name=by_name)
     url, headers = _worker(db, process)
-    client = httpx.Client(timeout=_TIMEOUT)
+    client = _http()
     request = client.build_request(
         "POST", f"{url}/generate", json=_payload(target, body, True), headers=headers
     )
     try:
         reply = client.send(request, stream=True)
     except httpx.TransportError:
-        client.close()
         raise _gone(process) from None
     if reply.status_code != 200:
         doc = _json(reply.read())
         reply.close()
-        client.close()
         raise _worker_error(reply.status_code, doc)
     lines = reply.iter_lines()
     try:
@@ -311,9 +317,8 @@ def stream_inference(
         first = {}
     if not first.get("started"):
         reply.close()
-        client.close()
         raise _gone(process)
-    return _events(client, reply, lines, target, body.model, process)
+    return _events(reply, lines, target, body.model, process)
 
 
 def _json(raw: bytes | str) -> dict[str, Any]:
@@ -326,7 +331,7 @@ def _json(raw: bytes | str) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def _events(client, reply, lines, target, ref, process) -> Iterator[dict[str, Any]]:
+def _events(reply, lines, target, ref, process) -> Iterator[dict[str, Any]]:
     try:
         for line in lines:
             doc = _json(line)
@@ -343,7 +348,6 @@ def _events(client, reply, lines, target, ref, process) -> Iterator[dict[str, An
         yield {"error": _gone(process).to_problem()}
     finally:
         reply.close()
-        client.close()
 
 
 def inference_status(db: Database, settings: Settings, process: InferenceProcess):

@@ -22,6 +22,7 @@ from loralab.errors import ConfigError, Conflict, FieldProblem, NotFound
 from loralab.jobs import JOB_KINDS, JobKind, Scheduler, Submission, get_kind, signal_worker
 from loralab.jobs.kinds import OUTPUT_ROOTS
 from loralab.services import UtcDateTime
+from loralab.services.remote_code import refuse_remote_code
 from loralab.store import Database, as_utc, new_id, reading
 from loralab.store import jobs as store
 from loralab.store.adapters import delete_adapter, jobs_using_adapter, list_adapters
@@ -196,6 +197,7 @@ def _queue(
     parent_id: str | None = None,
 ) -> Job:
     spec = _validate_spec(kind, raw)
+    refuse_remote_code(settings, spec)
     job_id = new_id()
     out = kind.output_dir(settings.data_dir, job_id)
     with db.write() as session:
@@ -226,7 +228,9 @@ def submit_job(db: Database, settings: Settings, body: JobCreate) -> Job:
     Raises:
         ConfigError: an unknown or server-only kind (422 ``unknown_job_kind`` at ``kind``), or
             a spec that fails validation, a cross-field rule or a reference
-            (422 ``invalid_config``; ``errors[].loc`` like ``config.data.source``).
+            (422 ``invalid_config``; ``errors[].loc`` like ``config.data.source``), or one
+            that asks for remote code the server does not allow (422
+            ``remote_code_not_allowed``, see ``services.remote_code``).
     """
     kind = get_kind(body.kind)
     if not kind.submittable:
@@ -386,17 +390,20 @@ def cancel_job(db: Database, job_id: str) -> Job:
     return to_job(row)
 
 
-def resume_job(db: Database, job_id: str) -> Job:
+def resume_job(db: Database, settings: Settings, job_id: str) -> Job:
     """Queue a stopped, interrupted or failed job again; it continues from its last complete
     checkpoint (or starts over when it has none), with the same id and ``attempts + 1``.
 
-    Raises NotFound (404 ``job_not_found``) and Conflict (409 ``job_not_resumable``: the job
-    has not ended that way, or its kind does not resume).
+    Raises NotFound (404 ``job_not_found``), Conflict (409 ``job_not_resumable``: the job
+    has not ended that way, or its kind does not resume) and ConfigError (422
+    ``remote_code_not_allowed``: it was queued by a server that allowed remote code, this one
+    does not).
     """
     with db.write() as session:
         row = store.lock_job(session, job_id)
         if row is None:
             raise _not_found(job_id)
+        refuse_remote_code(settings, row.config)
         kind = JOB_KINDS.get(row.kind)
         if kind is None or not kind.resumable:
             raise Conflict(

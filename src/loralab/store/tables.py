@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -58,7 +59,7 @@ class DatasetRow(Base):
     format: Mapped[str | None] = mapped_column(String(32))
     field_mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Whether the person chose the format and mapping; until then detection runs afresh.
-    mapping_chosen: Mapped[bool] = mapped_column(Boolean, default=False)
+    mapping_chosen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     system_prompt: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)

@@ -6,16 +6,39 @@ We never expose all of ``TrainingArguments``; a field joins the schema when a us
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from loralab.config import LoraConfig, RunConfig
-from loralab.errors import ConfigError, FieldProblem, Unsupported
+from loralab.errors import ConfigError, FieldProblem, LoralabError, Unsupported
 
-__all__ = ["build_lora_config", "trainer_kwargs"]
+__all__ = [
+    "Choice",
+    "build_lora_config",
+    "choose_gradient_checkpointing",
+    "choose_group_by_length",
+    "memory_available",
+    "trainer_kwargs",
+]
 
 # Optimizers that need bitsandbytes, which needs CUDA.
 _BNB_OPTIMIZERS = ("adamw_8bit", "paged_adamw_8bit")
+# A run "fits comfortably" up to this share of the memory it may use (the estimator's "fits").
+_COMFORTABLE_SHARE = 0.85
+GB = 1024**3
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A setting the run decided for itself (or took from the config), and why."""
+
+    value: Any
+    reason: str
+
+    def facts(self) -> dict[str, Any]:
+        """For the run card."""
+        return {"value": self.value, "reason": self.reason}
 
 
 def build_lora_config(lora: LoraConfig):
@@ -60,6 +83,7 @@ def trainer_kwargs(
     device: str,
     model_dtype: Any,
     has_eval: bool,
+    gradient_checkpointing: bool | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for any TRL trainer config (``trl.SFTConfig(**kwargs, ...)``).
 
@@ -69,6 +93,8 @@ def trainer_kwargs(
         device: ``"cpu"`` or ``"cuda"``.
         model_dtype: the loaded model's ``torch.dtype``; picks bf16/fp16 autocast on CUDA.
         has_eval: whether there is eval data (periodic eval needs ``train.eval_steps`` too).
+        gradient_checkpointing: the decided value (see ``choose_gradient_checkpointing``);
+            None decides here.
 
     Raises:
         Unsupported: an 8-bit optimizer without CUDA.
@@ -83,6 +109,8 @@ def trainer_kwargs(
         )
     on_cuda = device == "cuda"
     periodic_eval = has_eval and t.eval_steps is not None
+    if gradient_checkpointing is None:
+        gradient_checkpointing = choose_gradient_checkpointing(config, device).value
     return dict(
         output_dir=str(output_dir),
         per_device_train_batch_size=t.batch_size,
@@ -101,7 +129,7 @@ def trainer_kwargs(
         max_grad_norm=t.max_grad_norm,
         optim=t.optimizer,
         # transformers 5.23 renamed gradient_checkpointing (it warns on the old name).
-        activation_checkpointing=t.gradient_checkpointing,
+        activation_checkpointing=gradient_checkpointing,
         seed=t.seed,
         data_seed=t.seed,
         logging_strategy="steps",
@@ -121,3 +149,61 @@ def trainer_kwargs(
         dataloader_num_workers=0,
         dataloader_pin_memory=on_cuda,
     )
+
+
+def choose_gradient_checkpointing(
+    config: RunConfig, device: str, chunked_loss: bool | None = None
+) -> Choice:
+    """``train.gradient_checkpointing`` when set; otherwise (auto) on only when the memory
+    estimate of the run without it (``loralab.models.estimate_memory``) is over 85% of the
+    memory this run may use (``memory_available``). ``chunked_loss``: what the run decided
+    for the loss (``chunked_loss.choose_chunked_loss``), so the estimate counts the same
+    logits the run will hold; None leaves the config's setting. Checkpointing cost 20-40% here
+    (FIELD-NOTES; docs/training.md), so it is worth it only when memory is short. A model whose size is unknown
+    gets it on."""
+    from loralab.models import estimate_memory
+
+    t = config.train
+    if t.gradient_checkpointing is not None:
+        return Choice(t.gradient_checkpointing, "train.gradient_checkpointing")
+    update: dict = {"gradient_checkpointing": False}
+    if chunked_loss is not None and "chunked_loss" in type(t).model_fields:
+        update["chunked_loss"] = chunked_loss
+    plain = config.model_copy(update={"train": t.model_copy(update=update)})
+    try:
+        need = estimate_memory(plain).breakdown.total
+    except LoralabError as exc:
+        return Choice(True, f"on: no memory estimate ({exc})")
+    have, where = memory_available(device)
+    fits = need <= _COMFORTABLE_SHARE * have
+    return Choice(
+        not fits,
+        f"{'off' if fits else 'on'}: the estimated peak without it, {need / GB:.1f} GB, is "
+        f"{'within' if fits else 'over'} 85% of {have / GB:.1f} GB {where}",
+    )
+
+
+def memory_available(device: str) -> tuple[int, str]:
+    """Bytes this run may use and what they are: on CPU the available RAM plus what this
+    process already holds (the estimate covers the whole process); on CUDA the current
+    device's free memory plus what torch has reserved."""
+    import psutil
+
+    if device == "cuda":
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        return free + torch.cuda.memory_reserved(), "of free GPU memory"
+    held = psutil.Process().memory_info().rss
+    return psutil.virtual_memory().available + held, "of available RAM"
+
+
+def choose_group_by_length(config: RunConfig) -> Choice:
+    """For SFT: ``train.group_by_length`` when set; otherwise on for padded batches (similar
+    lengths together pad less) and off for padding-free ones, which carry no padding to save."""
+    value = config.train.group_by_length
+    if value is not None:
+        return Choice(value, "train.group_by_length")
+    if not config.train.padding_free:
+        return Choice(True, "on: padded batches pad less when lengths are alike")
+    return Choice(False, "off: padding-free batches have no padding to save")

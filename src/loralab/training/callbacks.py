@@ -14,7 +14,12 @@ from typing import Any, Literal
 
 from transformers import TrainerCallback
 
-from loralab.training.checkpoints import mark_complete, rotate_checkpoints, unmark
+from loralab.training.checkpoints import (
+    check_checkpoint_space,
+    mark_complete,
+    rotate_checkpoints,
+    unmark,
+)
 from loralab.training.progress import StepClock
 from loralab.training.reporter import (
     CheckpointSaved,
@@ -96,6 +101,8 @@ class CompleteCheckpoints(TrainerCallback):
             path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if path.is_dir():
                 unmark(path)
+            # A full disk fails the run with the numbers, not with a half-written checkpoint.
+            check_checkpoint_space(args.output_dir, state.global_step)
         return control
 
     def on_save(self, args, state, control, **kwargs):

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loralab.diskspace import check_free_space
+
 __all__ = [
     "COMPLETE_MARKER",
     "Checkpoint",
+    "check_checkpoint_space",
     "last_complete_checkpoint",
     "list_checkpoints",
     "mark_complete",
@@ -75,6 +78,21 @@ def _fsync_path(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def check_checkpoint_space(root: str | Path, step: int) -> None:
+    """Before the Trainer writes ``checkpoint-{step}`` under ``root``: the disk must hold one
+    more checkpoint as big as the last complete one (old ones are rotated out only after).
+
+    Raises:
+        InsufficientStorage: with the bytes needed and free, so the run fails with the reason
+            instead of leaving a half-written checkpoint.
+    """
+    last = last_complete_checkpoint(root)
+    needed = 0
+    if last is not None:
+        needed = sum(p.stat().st_size for p in last.path.rglob("*") if p.is_file())
+    check_free_space(root, needed, what=f"save checkpoint-{step}")
 
 
 def mark_complete(path: str | Path, info: dict[str, Any]) -> Path:

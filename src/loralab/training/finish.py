@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from loralab.config import RunConfig
+from loralab.training.builders import Choice
 from loralab.training.callbacks import ReportProgress, StopOnRequest
+from loralab.training.environment import ThreadChoice
 from loralab.training.layout import RunLayout, save_adapter
 from loralab.training.progress import StepClock
 from loralab.training.reporter import Finished, Phase, Reporter, Stopped
@@ -48,9 +50,14 @@ def finish_run(
     resumed_from: int | None,
     threads: int | None,
     device: str,
+    speed: Mapping[str, Choice | ThreadChoice] | None = None,
 ) -> RunResult:
     """After ``trainer.train()``: save the adapter (unless the run stopped), write the run card,
-    report ``Finished`` or ``Stopped`` and return the ``RunResult``."""
+    report ``Finished`` or ``Stopped`` and return the ``RunResult``.
+
+    ``speed`` is what the recipe decided for itself (``threads``, ``gradient_checkpointing``),
+    each with its reason; the run card records them as SFT's does.
+    """
     state = trainer.state
     stopped = stop_cb.requested_at is not None and state.global_step < state.max_steps
     adapter = None
@@ -82,6 +89,7 @@ def finish_run(
             resumed_from=resumed_from,
             threads=threads,
             device=device,
+            speed={name: choice.facts() for name, choice in speed.items()} if speed else None,
         ),
     )
     if stopped:

@@ -27,10 +27,20 @@ from typing import Any
 
 from loralab.config import RunConfig, SFTConfig, TrainBase
 from loralab.errors import DataError, FieldProblem
-from loralab.training.builders import build_lora_config, trainer_kwargs
+from loralab.training.builders import (
+    Choice,
+    build_lora_config,
+    choose_gradient_checkpointing,
+    trainer_kwargs,
+)
 from loralab.training.callbacks import RunFacts, training_callbacks
 from loralab.training.checkpoints import read_marker
-from loralab.training.environment import configure_threads, training_device
+from loralab.training.environment import (
+    ThreadChoice,
+    apply_threads,
+    choose_threads,
+    training_device,
+)
 from loralab.training.finish import (
     finish_run,
     library_warnings_silenced,
@@ -70,7 +80,8 @@ def run_grpo(
     layout = RunLayout.at(config.output.dir)
     resume_from = prepare_output_dir(layout, config, resume=resume, reporter=reporter)
     device = training_device()
-    threads = configure_threads(t.cpu_threads, device)
+    speed: dict[str, Choice | ThreadChoice] = {"threads": choose_threads(t.cpu_threads, device)}
+    threads = apply_threads(speed["threads"])
 
     # 1. Prompts and reference answers, and the reward functions: both fail in seconds.
     mark = time.monotonic()
@@ -96,6 +107,8 @@ def run_grpo(
     mark = time.monotonic()
     model, tokenizer = load_model_and_tokenizer(config.model, for_training=True)
     timings["load_model"] = time.monotonic() - mark
+    # After loading: a hub model's size is known once its config is in the cache.
+    speed["gradient_checkpointing"] = choose_gradient_checkpointing(config, device)
     if stop_requested(stop):
         return stopped_before_training(layout, reporter)
 
@@ -147,6 +160,7 @@ def run_grpo(
                 device=device,
                 model_dtype=model.dtype,
                 weights=reward_weights(t.rewards),
+                gradient_checkpointing=speed["gradient_checkpointing"].value,
             ),
             train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer,
@@ -177,11 +191,18 @@ def run_grpo(
         resumed_from=facts.resumed_from,
         threads=threads,
         device=device,
+        speed=speed,
     )
 
 
 def build_grpo_config(
-    config: RunConfig, output_dir, *, device: str, model_dtype: Any, weights: list[float]
+    config: RunConfig,
+    output_dir,
+    *,
+    device: str,
+    model_dtype: Any,
+    weights: list[float],
+    gradient_checkpointing: bool | None = None,
 ):
     """The ``trl.GRPOConfig`` for this run: the shared trainer arguments plus sampling, the KL
     and clipping settings, the loss and the reward weights. No evaluation during training.
@@ -189,12 +210,18 @@ def build_grpo_config(
     ``train.batch_size`` counts prompts: TRL's per-device batch is ``batch_size x
     num_generations`` answers, and one generation round (``gradient_accumulation_steps``
     micro-batches) covers ``batch_size x gradient_accumulation_steps`` prompts.
+    ``gradient_checkpointing`` is the run's decided value; None decides it here.
     """
     from trl import GRPOConfig
 
     t = config.train
     shared = trainer_kwargs(
-        config, output_dir, device=device, model_dtype=model_dtype, has_eval=False
+        config,
+        output_dir,
+        device=device,
+        model_dtype=model_dtype,
+        has_eval=False,
+        gradient_checkpointing=gradient_checkpointing,
     )
     # Our batch_size counts prompts; TRL's counts answers (num_generations per prompt).
     shared["per_device_train_batch_size"] = t.batch_size * t.num_generations
@@ -207,6 +234,8 @@ def build_grpo_config(
         top_p=t.top_p,
         beta=t.beta,
         epsilon=t.epsilon,
+        epsilon_high=t.epsilon_high,
+        scale_rewards=t.scale_rewards,
         loss_type=t.loss_type,
         importance_sampling_level=t.importance_sampling_level,
         reward_weights=weights,

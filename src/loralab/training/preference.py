@@ -1,6 +1,7 @@
 """Preference tuning with LoRA (DPO, ORPO, KTO), top to bottom: read pairs, load, build, train, save.
 
-    preference pairs (prompt, chosen, rejected) -> model + tokenizer
+    preference pairs (prompt, chosen, rejected), or for KTO replies labelled good or bad
+    (prompt, completion, label) -> model + tokenizer
     -> peft.LoraConfig + the method's TRL config -> DPOTrainer | ORPOTrainer | KTOTrainer.train
        (stop/resume/checkpoint callbacks) -> adapter/ + tokenizer + run card
 
@@ -9,10 +10,11 @@ Which TRL trainer each method maps to (TRL 1.16):
 - ``dpo``: ``trl.DPOTrainer``. The reference is the base model with the adapter switched off
   (PEFT's ``disable_adapter``), so no second copy of the weights is loaded.
 - ``orpo``: ``trl.experimental.orpo.ORPOTrainer``; ORPO has no reference model at all.
-- ``kto``: ``trl.KTOTrainer``, which splits each pair into a desirable and an undesirable
+- ``kto``: ``trl.KTOTrainer``, on TRL's unpaired shape (``prompt``, ``completion``, ``label``):
+  labelled replies as they are, and pairs split by TRL into a desirable and an undesirable
   example; the reference is the adapter-disabled base, as for DPO.
 
-The pairs stay conversational (lists of messages); each trainer renders them with the model's
+The rows stay conversational (lists of messages); each trainer renders them with the model's
 own chat template and tokenises them itself.
 """
 
@@ -23,10 +25,20 @@ from typing import Any
 
 from loralab.config import RunConfig
 from loralab.errors import DataError, FieldProblem
-from loralab.training.builders import build_lora_config, trainer_kwargs
+from loralab.training.builders import (
+    Choice,
+    build_lora_config,
+    choose_gradient_checkpointing,
+    trainer_kwargs,
+)
 from loralab.training.callbacks import RunFacts, training_callbacks
 from loralab.training.checkpoints import read_marker
-from loralab.training.environment import configure_threads, training_device
+from loralab.training.environment import (
+    ThreadChoice,
+    apply_threads,
+    choose_threads,
+    training_device,
+)
 from loralab.training.finish import (
     finish_run,
     library_warnings_silenced,
@@ -63,7 +75,8 @@ def run_preference(
     layout = RunLayout.at(config.output.dir)
     resume_from = prepare_output_dir(layout, config, resume=resume, reporter=reporter)
     device = training_device()
-    threads = configure_threads(t.cpu_threads, device)
+    speed: dict[str, Choice | ThreadChoice] = {"threads": choose_threads(t.cpu_threads, device)}
+    threads = apply_threads(speed["threads"])
 
     # 1. Pairs first: bad data fails in seconds, before a large model loads.
     mark = time.monotonic()
@@ -75,6 +88,8 @@ def run_preference(
     mark = time.monotonic()
     model, tokenizer = load_model_and_tokenizer(config.model, for_training=True)
     timings["load_model"] = time.monotonic() - mark
+    # After loading: a hub model's size is known once its config is in the cache.
+    speed["gradient_checkpointing"] = choose_gradient_checkpointing(config, device)
     if stop_requested(stop):
         return stopped_before_training(layout, reporter)
 
@@ -131,6 +146,7 @@ def run_preference(
                 device=device,
                 model_dtype=model.dtype,
                 has_eval=eval_data is not None,
+                gradient_checkpointing=speed["gradient_checkpointing"].value,
             ),
             train_dataset=train_data,
             eval_dataset=eval_data,
@@ -166,6 +182,7 @@ def run_preference(
         resumed_from=facts.resumed_from,
         threads=threads,
         device=device,
+        speed=speed,
     )
 
 
@@ -175,55 +192,123 @@ def read_pairs(
     """Read, convert, shuffle and split the preference pairs.
 
     Returns:
-        ``(train_rows, eval_rows, facts)``; each row is ``{"prompt": [messages], "chosen":
-        [assistant messages], "rejected": [assistant messages]}``.
+        ``(train_rows, eval_rows, facts)``; each row is a pair ``{"prompt": [messages],
+        "chosen": [assistant messages], "rejected": [assistant messages]}``, or for KTO on
+        labelled replies ``{"prompt": [messages], "completion": [assistant messages], "label":
+        bool}`` (``facts`` then counts the good and the bad ones).
 
     Raises:
-        DataError: the rows are not preference pairs (problem at ``data.format``), or none is
-            valid.
+        DataError: the rows are not preference data, or labelled replies for DPO or ORPO
+            (problem at ``data.format``), or none is valid.
         NotFound, HubUnavailable: the source cannot be found or reached.
     """
     from loralab.data import load_conversations, source_fingerprint
 
     data = config.data
+    method = config.train.method
     reporter.report(Phase(name="preparing_data", message=f"Reading {data.source}"))
     loaded = load_conversations(data, seed=config.train.seed)
+    fmt = loaded.detection.format
     if loaded.detection.task != "preference":
+        needs = "preference pairs (prompt, chosen, rejected)"
+        columns = "prompt, chosen and rejected columns"
+        if method == "kto":
+            needs += " or replies labelled good or bad (prompt, completion, label)"
+            columns += ", or prompt, completion and label columns"
         raise DataError(
-            f"{data.source} holds {loaded.detection.format} rows; {config.train.method} needs "
-            "preference pairs (prompt, chosen, rejected).",
-            fix="use a dataset with prompt, chosen and rejected columns, or train.method: sft",
-            problems=[
-                FieldProblem(
-                    loc="data.format",
-                    message=f"{loaded.detection.format} data for {config.train.method}",
-                )
-            ],
+            f"{data.source} holds {fmt} rows; {method} needs {needs}.",
+            fix=f"use a dataset with {columns}, or train.method: sft",
+            problems=[FieldProblem(loc="data.format", message=f"{fmt} data for {method}")],
+        )
+    unpaired = fmt == "unpaired_preference"
+    if unpaired and method != "kto":
+        raise DataError(
+            f"{data.source} holds replies labelled good or bad, one per row (prompt, completion, "
+            f"label); {method} needs a chosen and a rejected reply to the same prompt.",
+            fix="use train.method: kto, which learns from labelled replies, or a dataset of "
+            "pairs (prompt, chosen, rejected)",
+            problems=[FieldProblem(loc="data.format", message=f"unpaired labels for {method}")],
         )
     if loaded.skipped:
         message = f"Skipped {loaded.skipped} invalid rows of {data.source}."
         reporter.report(LogLine(message=message, level="warning"))
-    facts = {
+    facts: dict[str, Any] = {
         "source": data.source,
-        "format": loaded.detection.format,
+        "format": fmt,
         "field_mapping": loaded.detection.field_mapping,
         "fingerprint": source_fingerprint(data.source, split=data.split, subset=data.subset),
         "skipped_rows": loaded.skipped,
     }
-    return list(loaded.train), list(loaded.eval), facts
+    train_rows, eval_rows = list(loaded.train), list(loaded.eval)
+    if unpaired:
+        train_rows, eval_rows = _unpaired_rows(train_rows), _unpaired_rows(eval_rows)
+        facts["desirable_examples"] = sum(r["label"] for r in train_rows)
+        facts["undesirable_examples"] = len(train_rows) - facts["desirable_examples"]
+        _check_labels(config, facts, reporter)
+    return train_rows, eval_rows, facts
+
+
+def _unpaired_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Canonical labelled conversations -> TRL's unpaired rows (prompt, completion, label)."""
+    from loralab.data import split_reply
+
+    out = []
+    for row in rows:
+        prompt, completion = split_reply(row["messages"])
+        out.append({"prompt": prompt, "completion": completion, "label": bool(row["label"])})
+    return out
+
+
+def _check_labels(config: RunConfig, facts: dict[str, Any], reporter: Reporter) -> None:
+    """Warn when the good and bad replies are out of balance for the weights."""
+    good, bad = facts["desirable_examples"], facts["undesirable_examples"]
+    t = config.train
+    if not good or not bad:
+        which, label = ("bad", "false") if not bad else ("good", "true")
+        message = (
+            f"No {which} replies (label {label}) in {config.data.source}: KTO learns from the "
+            "other kind alone, which TRL advises only with a conservative learning rate."
+        )
+        reporter.report(LogLine(message=message, level="warning"))
+        return
+    # The KTO paper (and TRL) advise desirable_weight * good / (undesirable_weight * bad) in
+    # [1, 4/3]; outside it one side dominates the loss.
+    ratio = (t.desirable_weight * good) / (t.undesirable_weight * bad)
+    if not 1.0 <= ratio <= 4 / 3:
+        low = t.undesirable_weight * bad / good
+        message = (
+            f"{good} good and {bad} bad replies: with these weights the good side weighs "
+            f"{ratio:.2f}x the bad (1-1.33x is advised); set train.desirable_weight between "
+            f"{low:.2f} and {low * 4 / 3:.2f}."
+        )
+        reporter.report(LogLine(message=message, level="warning"))
 
 
 def build_preference_config(
-    config: RunConfig, output_dir, *, device: str, model_dtype: Any, has_eval: bool
+    config: RunConfig,
+    output_dir,
+    *,
+    device: str,
+    model_dtype: Any,
+    has_eval: bool,
+    gradient_checkpointing: bool | None = None,
 ):
     """The TRL config of the run's method (``trl.DPOConfig``, ``ORPOConfig`` or ``KTOConfig``).
+
+    ``gradient_checkpointing`` is the run's decided value; None decides it here
+    (``builders.choose_gradient_checkpointing``).
 
     ``train.max_seq_length`` caps prompt + reply (TRL's ``max_length``, keeping the start).
     """
     t = config.train
     shared = dict(
         **trainer_kwargs(
-            config, output_dir, device=device, model_dtype=model_dtype, has_eval=has_eval
+            config,
+            output_dir,
+            device=device,
+            model_dtype=model_dtype,
+            has_eval=has_eval,
+            gradient_checkpointing=gradient_checkpointing,
         ),
         max_length=t.max_seq_length,
         beta=t.beta,

@@ -14,7 +14,7 @@ from typing import Any
 
 from loralab.config import RunConfig
 from loralab.models import accelerator_report
-from loralab.training.environment import hardware_summary, library_versions
+from loralab.training.environment import choose_threads, hardware_summary, library_versions
 
 __all__ = ["RUN_CARD_NAME", "build_run_card", "write_run_card"]
 
@@ -36,6 +36,7 @@ def build_run_card(
     resumed_from: int | None,
     threads: int | None,
     device: str,
+    speed: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The run card as a dict.
 
@@ -49,7 +50,12 @@ def build_run_card(
         adapter_path, checkpoint_path: the saved adapter and last complete checkpoint, if any.
         resumed_from: the checkpoint step this session resumed from.
         threads, device: what the run trained on.
+        speed: what the run decided for itself, each ``{"value": ..., "reason": ...}``:
+            ``threads``, ``gradient_checkpointing``, ``group_by_length``, ``chunked_loss``.
+            Without it the card still says how the thread count was chosen.
     """
+    if speed is None:
+        speed = {"threads": _thread_facts(config, device, threads)}
     return {
         "card_version": CARD_VERSION,
         "name": config.name,
@@ -66,12 +72,19 @@ def build_run_card(
         "resumed_from": resumed_from,
         "device": device,
         "torch_threads": threads,
+        "speed": speed,
         "versions": library_versions(),
         "hardware": hardware_summary(),
         "accelerators": [a.model_dump() for a in accelerator_report(cuda=device == "cuda")],
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "config": config.model_dump(mode="json"),
     }
+
+
+def _thread_facts(config: RunConfig, device: str, threads: int | None) -> dict[str, Any]:
+    choice = choose_threads(config.train.cpu_threads, device)
+    reason = choice.reason if choice.threads == threads else "set by the recipe"
+    return {"value": threads, "reason": reason}
 
 
 def write_run_card(out_dir: str | Path, card: dict[str, Any]) -> Path:
@@ -117,7 +130,7 @@ A LoRA adapter trained with loralab ({card["method"]}), status **{card["status"]
 - Training: lr={train["learning_rate"]}, batch {train["batch_size"]} x
   {train["gradient_accumulation_steps"]} accumulation, {train["lr_scheduler"]} schedule,
   max length {train["max_seq_length"]}
-- Trained on: {card["device"]}; {versions}
+- Trained on: {card["device"]}{_speed_line(card.get("speed") or {})}; {versions}
 
 | metric | value |
 | --- | --- |
@@ -135,3 +148,18 @@ tokenizer = AutoTokenizer.from_pretrained("adapter")
 
 Repeat the run with `loralab train config.yaml` (the resolved config saved beside this card).
 """
+
+
+def _speed_line(speed: dict[str, dict[str, Any]]) -> str:
+    parts = []
+    threads = speed.get("threads", {})
+    if threads.get("value"):
+        parts.append(f"{threads['value']} threads ({threads.get('reason')})")
+    for name, label in (
+        ("gradient_checkpointing", "gradient checkpointing"),
+        ("group_by_length", "length-grouped batches"),
+        ("chunked_loss", "chunked loss"),
+    ):
+        if name in speed:
+            parts.append(f"{label} {'on' if speed[name]['value'] else 'off'}")
+    return f" ({', '.join(parts)})" if parts else ""

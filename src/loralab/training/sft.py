@@ -6,7 +6,12 @@
 
 The data layer renders each conversation with the model's own chat template and marks the
 assistant's characters, so assistant-only loss works for any template (no ``{% generation %}``
-markers needed). We hand TRL finished ``input_ids`` and ``labels``; it only batches them.
+markers needed). We hand TRL finished ``input_ids`` and ``labels`` (cached by their inputs);
+it only batches them.
+
+The fast path is decided at run time and written to the run card with its reasons: torch
+threads from the machine's cores, gradient checkpointing from the memory estimate,
+length-grouped batches when padded, and the chunked loss (``chunked_loss.py``) on CPU.
 """
 
 from __future__ import annotations
@@ -18,16 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from loralab.config import RunConfig
-from loralab.training.builders import build_lora_config, trainer_kwargs
+from loralab.training.builders import (
+    build_lora_config,
+    choose_gradient_checkpointing,
+    choose_group_by_length,
+    trainer_kwargs,
+)
 from loralab.training.callbacks import RunFacts, training_callbacks
 from loralab.training.checkpoints import read_marker
-from loralab.training.environment import configure_threads, training_device
+from loralab.training.environment import apply_threads, choose_threads, training_device
 from loralab.training.layout import RunLayout, prepare_output_dir, save_adapter
 from loralab.training.progress import StepClock
 from loralab.training.reporter import Finished, Phase, Reporter, Stopped
 from loralab.training.run import RunResult, StopEvent
 from loralab.training.run_card import build_run_card, write_run_card
 from loralab.training.sft_data import read_conversations, tokenize_splits, write_heldout
+from loralab.training.tokens_cache import tokenized_cache_dir
 
 __all__ = ["build_sft_config", "run_sft"]
 
@@ -48,7 +59,9 @@ def run_sft(
     layout = RunLayout.at(config.output.dir)
     resume_from = prepare_output_dir(layout, config, resume=resume, reporter=reporter)
     device = training_device()
-    threads = configure_threads(t.cpu_threads, device)
+    speed = {"threads": choose_threads(t.cpu_threads, device)}
+    threads = apply_threads(speed["threads"])
+    speed["group_by_length"] = choose_group_by_length(config)
 
     # 1. Conversations first: bad data fails in seconds, before a large model loads.
     mark = time.monotonic()
@@ -62,10 +75,19 @@ def run_sft(
     mark = time.monotonic()
     model, tokenizer = load_model_and_tokenizer(config.model, for_training=True)
     timings["load_model"] = time.monotonic() - mark
+    # After loading: a hub model's size is known once its config is in the cache. The loss
+    # is decided first, so the memory estimate counts the logits this run will really hold.
+    from loralab.training.chunked_loss import ChunkedLossSFTTrainer, choose_chunked_loss
+
+    speed["chunked_loss"] = choose_chunked_loss(t.chunked_loss, device, model)
+    speed["gradient_checkpointing"] = choose_gradient_checkpointing(
+        config, device, chunked_loss=speed["chunked_loss"].value
+    )
     if _stop_requested(stop):
         return _stopped_before_training(layout, reporter)
 
-    # 3. input_ids + labels through the model's own chat template (assistant tokens only).
+    # 3. input_ids + labels through the model's own chat template (assistant tokens only),
+    # or from the tokens cache when the same rows were tokenised the same way before.
     mark = time.monotonic()
     train_data, eval_data = tokenize_splits(
         conversations,
@@ -74,6 +96,7 @@ def run_sft(
         assistant_only_loss=t.assistant_only_loss,
         reporter=reporter,
         stop=stop,
+        cache_dir=tokenized_cache_dir(layout.root),
     )
     if _stop_requested(stop):
         return _stopped_before_training(layout, reporter)
@@ -84,10 +107,11 @@ def run_sft(
     timings["tokenize"] = time.monotonic() - mark
 
     # 4. LoRA and trainer. SFTTrainer wraps the model with PEFT, seeding first; an adapter to
-    # continue is loaded trainable instead.
+    # continue is loaded trainable instead. The chunked loss is SFTTrainer with its own loss.
     from transformers import PrinterCallback
     from trl import SFTTrainer
 
+    trainer_class = ChunkedLossSFTTrainer if speed["chunked_loss"].value else SFTTrainer
     peft_config = build_lora_config(config.lora)
     if config.model.adapter:
         from peft import PeftModel
@@ -110,7 +134,7 @@ def run_sft(
         reporter, clock, facts, stop=stop, keep_checkpoints=t.save_total_limit
     )
     with _known_library_warnings_silenced():
-        trainer = SFTTrainer(
+        trainer = trainer_class(
             model=model,
             args=build_sft_config(
                 config,
@@ -118,6 +142,8 @@ def run_sft(
                 device=device,
                 model_dtype=model.dtype,
                 has_eval=bool(eval_data),
+                gradient_checkpointing=speed["gradient_checkpointing"].value,
+                group_by_length=speed["group_by_length"].value,
             ),
             train_dataset=train_data.dataset,
             eval_dataset=eval_data.dataset if eval_data else None,
@@ -162,6 +188,7 @@ def run_sft(
             resumed_from=facts.resumed_from,
             threads=threads,
             device=device,
+            speed={name: choice.facts() for name, choice in speed.items()},
         ),
     )
     if stopped:
@@ -192,9 +219,19 @@ def run_sft(
 
 
 def build_sft_config(
-    config: RunConfig, output_dir: str | Path, *, device: str, model_dtype: Any, has_eval: bool
+    config: RunConfig,
+    output_dir: str | Path,
+    *,
+    device: str,
+    model_dtype: Any,
+    has_eval: bool,
+    gradient_checkpointing: bool | None = None,
+    group_by_length: bool | None = None,
 ):
     """The ``trl.SFTConfig`` for this run (see ``builders.trainer_kwargs`` for the shared part).
+
+    ``gradient_checkpointing`` and ``group_by_length`` are the run's decided values; None
+    decides them here (``choose_gradient_checkpointing``, ``choose_group_by_length``).
 
     Our dataset is already tokenised with ``labels`` (-100 outside assistant spans when
     ``train.assistant_only_loss``), so TRL's own ``assistant_only_loss`` stays off: in TRL 1.16 it
@@ -207,10 +244,19 @@ def build_sft_config(
     from trl import SFTConfig
 
     t = config.train
+    if group_by_length is None:
+        group_by_length = choose_group_by_length(config).value
     return SFTConfig(
         **trainer_kwargs(
-            config, output_dir, device=device, model_dtype=model_dtype, has_eval=has_eval
+            config,
+            output_dir,
+            device=device,
+            model_dtype=model_dtype,
+            has_eval=has_eval,
+            gradient_checkpointing=gradient_checkpointing,
         ),
+        # transformers 5 replaced group_by_length with a sampling strategy.
+        train_sampling_strategy="group_by_length" if group_by_length else "random",
         max_length=None,
         padding_free=t.padding_free,
         packing=False,

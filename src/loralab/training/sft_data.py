@@ -4,6 +4,9 @@ Rendering and masking belong to the data layer (``render_with_spans``, ``tokeniz
 which works with any chat template. Here we turn the mask into labels, drop rows that have no
 token left to learn from (e.g. truncated before the assistant speaks) and count what happened,
 so the run card can say how many rows were truncated or dropped.
+
+Tokenised splits are cached on disk (``tokens_cache``): the next run on the same data, and a
+resume, load the tokens instead of rendering and tokenising again.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from loralab.config import DataConfig
 from loralab.errors import DataError, FieldProblem, ModelError
 from loralab.training.reporter import LogLine, Phase, Reporter
 from loralab.training.run import StopEvent
+from loralab.training.tokens_cache import load_tokens, store_tokens, tokens_key
 
 __all__ = [
     "Conversations",
@@ -100,10 +104,13 @@ def tokenize_splits(
     assistant_only_loss: bool,
     reporter: Reporter,
     stop: StopEvent | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[TokenizedData, TokenizedData | None]:
     """Tokenise the train rows (reporting progress) and the eval rows, if any.
 
-    When ``stop`` is set midway, returns early with ``interrupted`` data (check ``stop`` after).
+    With ``cache_dir``, each split is first looked up there (``tokens_cache.tokens_key``) and
+    stored there once tokenised (``TokenizedData.cache`` says "hit" or "miss"). When ``stop`` is set
+    midway, returns early with ``interrupted`` data, never cached (check ``stop`` after).
 
     Raises:
         DataError: no training row has a token to learn from.
@@ -114,28 +121,45 @@ def tokenize_splits(
             Phase(name="tokenizing", message="Tokenizing conversations", current=done, total=total)
         )
 
-    train = tokenize_conversations(
-        conversations.train,
-        tokenizer,
-        max_length=max_length,
-        assistant_only_loss=assistant_only_loss,
-        on_progress=on_progress,
-        stop=stop,
-    )
+    def tokenize(rows, split, progress=None):
+        key = tokens_key(
+            rows,
+            tokenizer,
+            template=chat_template_of(tokenizer).source,
+            settings={
+                "max_length": max_length,
+                "assistant_only_loss": assistant_only_loss,
+                "split": split,
+            },
+        )
+        cached = load_tokens(cache_dir, key) if cache_dir is not None else None
+        if cached is not None:
+            dataset, facts = cached
+            known = {f.name for f in fields(TokenizedData)} - {"dataset", "cache"}
+            kept = {k: v for k, v in facts.items() if k in known}
+            return TokenizedData(dataset=dataset, cache="hit", **kept)
+        data = tokenize_conversations(
+            rows,
+            tokenizer,
+            max_length=max_length,
+            assistant_only_loss=assistant_only_loss,
+            on_progress=progress,
+            split=split,
+            stop=stop,
+        )
+        if cache_dir is not None and not data.interrupted:
+            facts = {f.name: getattr(data, f.name) for f in fields(data)}
+            del facts["dataset"], facts["cache"]
+            store_tokens(cache_dir, key, data.dataset, facts)
+            data.cache = "miss"
+        return data
+
+    train = tokenize(conversations.train, "train", on_progress)
     if train.interrupted:
         return train, None
     for note in train.notes():
         reporter.report(LogLine(message=note, level="warning"))
-    evaluation = None
-    if conversations.eval:
-        evaluation = tokenize_conversations(
-            conversations.eval,
-            tokenizer,
-            max_length=max_length,
-            assistant_only_loss=assistant_only_loss,
-            split="eval",
-            stop=stop,
-        )
+    evaluation = tokenize(conversations.eval, "eval") if conversations.eval else None
     return train, evaluation
 
 
@@ -152,6 +176,7 @@ class TokenizedData:
     fingerprint: str = ""
     split: str = "train"
     interrupted: bool = False  # a stop came before every row was done
+    cache: str = "off"  # "hit": loaded from the tokens cache; "miss": tokenised and stored
 
     def facts(self) -> dict[str, Any]:
         """Counts for the run card."""
@@ -162,6 +187,7 @@ class TokenizedData:
             "truncated_examples": self.truncated,
             "dropped_examples": self.dropped,
             "tokens_fingerprint": self.fingerprint,
+            "tokens_cache": self.cache,
         }
 
     def notes(self) -> list[str]:

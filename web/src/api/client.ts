@@ -1,28 +1,15 @@
 // The typed API client. Types come from the server's OpenAPI schema (`npm run gen:api`), the
 // calls go through openapi-fetch; nothing here describes an endpoint by hand.
-import createClient, { type Middleware } from 'openapi-fetch'
+//
+// Authentication is the server's business: when it needs a token, opening the UI once with
+// `?token=` makes it set an HttpOnly cookie and redirect to the page without the token. Every
+// request below (fetch, XHR, WebSocket, a download link) then carries that cookie, so no script
+// ever reads, stores or puts the token into a URL (docs/security.md).
+import createClient from 'openapi-fetch'
 import type { paths } from './schema'
 import { ApiError, networkProblem, toProblem } from './problem'
 
-const TOKEN_KEY = 'loralab.token'
-
-/** The API token, when the server needs one: `?token=` in the URL once, then kept for the tab. */
-export function apiToken(): string | null {
-  const fromUrl = new URLSearchParams(window.location.search).get('token')
-  if (fromUrl) sessionStorage.setItem(TOKEN_KEY, fromUrl)
-  return fromUrl ?? sessionStorage.getItem(TOKEN_KEY)
-}
-
-const auth: Middleware = {
-  onRequest({ request }) {
-    const token = apiToken()
-    if (token) request.headers.set('Authorization', `Bearer ${token}`)
-    return request
-  },
-}
-
-export const api = createClient<paths>({ baseUrl: window.location.origin })
-api.use(auth)
+export const api = createClient<paths>({ baseUrl: window.location.origin, credentials: 'same-origin' })
 
 type Result<T> = { data?: T; error?: unknown; response: Response }
 
@@ -40,23 +27,15 @@ export async function unwrap<T>(call: Promise<Result<T>>): Promise<T> {
   return data as T
 }
 
-/** ws:// or wss:// URL for an API path, with the token when there is one. */
+/** A ws:// or wss:// URL for an API path: the page's scheme decides, so https pages get wss. */
 export function wsUrl(path: string, params: Record<string, string | number> = {}): string {
   const url = new URL(path, window.location.origin)
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
+  url.protocol = window.location.protocol === 'https:' ? 'wss:' : 'ws:'
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, String(v))
-  const token = apiToken()
-  if (token) url.searchParams.set('token', token)
   return url.toString()
 }
 
-/**
- * An absolute URL for a plain link to an API path (a download), with `?token=` when the tab
- * has a token: a link cannot send the Authorization header. On loopback there is none.
- */
+/** An absolute URL for a plain link to an API path (a download); the cookie authenticates it. */
 export function apiHref(path: string): string {
-  const url = new URL(path, window.location.origin)
-  const token = apiToken()
-  if (token) url.searchParams.set('token', token)
-  return url.toString()
+  return new URL(path, window.location.origin).toString()
 }

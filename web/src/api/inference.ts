@@ -2,7 +2,6 @@
 // not read, so this one call uses fetch and a ReadableStream. The lines are, per
 // docs/dev/inference-contract.md: `data: {"delta": "..."}`, then `data: {"done": true, "result":
 // InferenceResult}`; an error mid-stream is `data: {"error": problem}`.
-import { apiToken } from './client'
 import { ApiError, networkProblem, toProblem, type Problem } from './problem'
 import type { InferenceRequest, InferenceResult } from './types'
 
@@ -27,8 +26,6 @@ export function abortedProblem(): Problem {
  */
 export async function streamInference(body: StreamRequest, { onDelta, signal }: StreamHandlers): Promise<InferenceResult> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream' }
-  const token = apiToken()
-  if (token) headers.Authorization = `Bearer ${token}`
   let response: Response
   try {
     response = await fetch('/api/inference', { method: 'POST', headers, body: JSON.stringify({ ...body, stream: true }), signal })

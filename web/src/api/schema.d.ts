@@ -470,7 +470,7 @@ export interface paths {
         };
         /**
          * Presets
-         * @description The presets (recommended, fast, quality): partial configs laid under the user's.
+         * @description Each training method's presets, by method and then name; a method's first is its default.
          */
         get: operations["presets_api_schema_presets_get"];
         put?: never;
@@ -927,7 +927,7 @@ export interface paths {
         put?: never;
         /**
          * Start Export
-         * @description Queue an export (422 `insufficient_disk`, a missing tool or a bad spec).
+         * @description Queue an export (507 `insufficient_storage`; 422 for a missing tool or a bad spec).
          */
         post: operations["start_export_api_exports_post"];
         delete?: never;
@@ -1409,10 +1409,9 @@ export interface components {
             max_seq_length: number;
             /**
              * Gradient Checkpointing
-             * @description Recompute activations to save memory (about 20-30% slower).
-             * @default true
+             * @description Recompute activations to save memory (20-40% slower). Empty = auto: on only when the memory estimate without it does not fit comfortably in free memory.
              */
-            gradient_checkpointing: boolean;
+            gradient_checkpointing?: boolean | null;
             /**
              * Seed
              * @description Random seed for shuffling and initialisation.
@@ -1444,7 +1443,7 @@ export interface components {
             save_total_limit: number | null;
             /**
              * Cpu Threads
-             * @description Torch threads per process on CPU. Empty picks 1, which measured about 2x faster than 2 on 2-core machines.
+             * @description Torch threads per process on CPU. Empty = the physical cores this process may use, shared among the CPU jobs running at once.
              */
             cpu_threads?: number | null;
             /**
@@ -1506,7 +1505,7 @@ export interface components {
              * @default auto
              * @enum {string}
              */
-            format: "auto" | "conversations" | "messages" | "alpaca" | "dolly" | "prompt_completion" | "question_answer" | "problem_solution" | "squad" | "preference";
+            format: "auto" | "conversations" | "messages" | "alpaca" | "dolly" | "prompt_completion" | "question_answer" | "problem_solution" | "squad" | "preference" | "unpaired_preference";
             /**
              * Field Mapping
              * @description Which column fills which role, e.g. {'instruction': 'question', 'output': 'answer'}. Empty means detected automatically.
@@ -1639,7 +1638,7 @@ export interface components {
             /** Name */
             name?: string | null;
             /** Format */
-            format?: ("auto" | "conversations" | "messages" | "alpaca" | "dolly" | "prompt_completion" | "question_answer" | "problem_solution" | "squad" | "preference") | null;
+            format?: ("auto" | "conversations" | "messages" | "alpaca" | "dolly" | "prompt_completion" | "question_answer" | "problem_solution" | "squad" | "preference" | "unpaired_preference") | null;
             /** Field Mapping */
             field_mapping?: {
                 [key: string]: string;
@@ -1940,10 +1939,9 @@ export interface components {
             max_seq_length: number;
             /**
              * Gradient Checkpointing
-             * @description Recompute activations to save memory (about 20-30% slower).
-             * @default true
+             * @description Recompute activations to save memory (20-40% slower). Empty = auto: on only when the memory estimate without it does not fit comfortably in free memory.
              */
-            gradient_checkpointing: boolean;
+            gradient_checkpointing?: boolean | null;
             /**
              * Seed
              * @description Random seed for shuffling and initialisation.
@@ -1975,7 +1973,7 @@ export interface components {
             save_total_limit: number | null;
             /**
              * Cpu Threads
-             * @description Torch threads per process on CPU. Empty picks 1, which measured about 2x faster than 2 on 2-core machines.
+             * @description Torch threads per process on CPU. Empty = the physical cores this process may use, shared among the CPU jobs running at once.
              */
             cpu_threads?: number | null;
             /**
@@ -2019,6 +2017,18 @@ export interface components {
              * @default 0.2
              */
             epsilon: number;
+            /**
+             * Epsilon High
+             * @description Upper clipping bound, when it differs from epsilon: a higher one (DAPO's clip-higher, 0.28) lets unlikely good answers grow faster; for cispo it is the cap on the ratio (5 is usual). Empty for the same as epsilon.
+             */
+            epsilon_high?: number | null;
+            /**
+             * Scale Rewards
+             * @description What a reward's advantage is divided by: the standard deviation of its prompt's answers (group), of the whole batch (batch), or nothing (none, as Dr. GRPO recommends: scaling favours questions that are too easy or too hard).
+             * @default group
+             * @enum {string}
+             */
+            scale_rewards: "group" | "batch" | "none";
             /**
              * Loss Type
              * @description How token losses are averaged: dapo (default) and dr_grpo avoid a bias towards short answers; grpo is the original; luspo needs importance_sampling_level sequence.
@@ -2415,8 +2425,9 @@ export interface components {
         };
         /**
          * Good and bad examples (KTO)
-         * @description Kahneman-Tversky optimisation: learns from replies marked good or bad. Pairs are split
-         *     into one good and one bad example each. Needs preference pairs (prompt, chosen, rejected).
+         * @description Kahneman-Tversky optimisation: learns from replies marked good or bad, one reply per row
+         *     (prompt, completion, label), so no pairs are needed. Preference pairs work too: each is split
+         *     into one good and one bad example.
          */
         KTOConfig: {
             /**
@@ -2488,10 +2499,9 @@ export interface components {
             max_seq_length: number;
             /**
              * Gradient Checkpointing
-             * @description Recompute activations to save memory (about 20-30% slower).
-             * @default true
+             * @description Recompute activations to save memory (20-40% slower). Empty = auto: on only when the memory estimate without it does not fit comfortably in free memory.
              */
-            gradient_checkpointing: boolean;
+            gradient_checkpointing?: boolean | null;
             /**
              * Seed
              * @description Random seed for shuffling and initialisation.
@@ -2523,7 +2533,7 @@ export interface components {
             save_total_limit: number | null;
             /**
              * Cpu Threads
-             * @description Torch threads per process on CPU. Empty picks 1, which measured about 2x faster than 2 on 2-core machines.
+             * @description Torch threads per process on CPU. Empty = the physical cores this process may use, shared among the CPU jobs running at once.
              */
             cpu_threads?: number | null;
             /**
@@ -2730,6 +2740,16 @@ export interface components {
             trainable_parameters: number;
             /** Tokens Per Micro Batch */
             tokens_per_micro_batch: number;
+            /**
+             * Gradient Checkpointing
+             * @description Whether the estimate recomputes activations: the setting, or what auto decides (on only when the estimate without it is over 85% of available memory).
+             */
+            gradient_checkpointing: boolean;
+            /**
+             * Chunked Loss
+             * @description Whether the estimate computes SFT's loss a chunk at a time: the setting, or auto (on CPU). Other methods always hold the full logits.
+             */
+            chunked_loss: boolean;
             breakdown: components["schemas"]["MemoryBreakdown"];
             /** Total Gb */
             total_gb: number;
@@ -2940,10 +2960,9 @@ export interface components {
             max_seq_length: number;
             /**
              * Gradient Checkpointing
-             * @description Recompute activations to save memory (about 20-30% slower).
-             * @default true
+             * @description Recompute activations to save memory (20-40% slower). Empty = auto: on only when the memory estimate without it does not fit comfortably in free memory.
              */
-            gradient_checkpointing: boolean;
+            gradient_checkpointing?: boolean | null;
             /**
              * Seed
              * @description Random seed for shuffling and initialisation.
@@ -2975,7 +2994,7 @@ export interface components {
             save_total_limit: number | null;
             /**
              * Cpu Threads
-             * @description Torch threads per process on CPU. Empty picks 1, which measured about 2x faster than 2 on 2-core machines.
+             * @description Torch threads per process on CPU. Empty = the physical cores this process may use, shared among the CPU jobs running at once.
              */
             cpu_threads?: number | null;
             /**
@@ -3008,11 +3027,32 @@ export interface components {
             dir: string;
         };
         /**
+         * Preset
+         * @description A preset of one training method: a partial config laid under the user's.
+         */
+        Preset: {
+            /** Description */
+            description: string;
+            /** Lora */
+            lora?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Train
+             * @description The train section, `method` included.
+             */
+            train: {
+                [key: string]: unknown;
+            };
+        };
+        /**
          * PreviewSample
          * @description One row: its line, canonical form, rendering in segments and, with a tokenizer, tokens.
          *
-         *     For preference rows, ``segments`` render prompt + chosen and ``rejected_segments`` prompt +
-         *     rejected; the replies are the trained parts.
+         *     For preference pairs, ``segments`` render prompt + chosen and ``rejected_segments`` prompt +
+         *     rejected; the replies are the trained parts. For unpaired preference rows (KTO), ``label``
+         *     says whether the reply is a good (true) or a bad (false) example, and only the reply is
+         *     marked trained.
          */
         PreviewSample: {
             /** Line */
@@ -3027,6 +3067,8 @@ export interface components {
             segments: components["schemas"]["Segment"][];
             /** Rejected Segments */
             rejected_segments?: components["schemas"]["Segment"][] | null;
+            /** Label */
+            label?: boolean | null;
             /** Num Tokens */
             num_tokens?: number | null;
             /** Num Trained Tokens */
@@ -3309,10 +3351,9 @@ export interface components {
             max_seq_length: number;
             /**
              * Gradient Checkpointing
-             * @description Recompute activations to save memory (about 20-30% slower).
-             * @default true
+             * @description Recompute activations to save memory (20-40% slower). Empty = auto: on only when the memory estimate without it does not fit comfortably in free memory.
              */
-            gradient_checkpointing: boolean;
+            gradient_checkpointing?: boolean | null;
             /**
              * Seed
              * @description Random seed for shuffling and initialisation.
@@ -3344,7 +3385,7 @@ export interface components {
             save_total_limit: number | null;
             /**
              * Cpu Threads
-             * @description Torch threads per process on CPU. Empty picks 1, which measured about 2x faster than 2 on 2-core machines.
+             * @description Torch threads per process on CPU. Empty = the physical cores this process may use, shared among the CPU jobs running at once.
              */
             cpu_threads?: number | null;
             /**
@@ -3364,6 +3405,16 @@ export interface components {
              * @default true
              */
             padding_free: boolean;
+            /**
+             * Group By Length
+             * @description Batch examples of similar length together, so padded batches waste less. Empty = on for padded batches, off with padding_free (nothing to save there).
+             */
+            group_by_length?: boolean | null;
+            /**
+             * Chunked Loss
+             * @description Compute the loss a few hundred tokens at a time, so the logits of the whole batch over the vocabulary are never held at once. Empty = on when training on the CPU (measured faster and leaner than TRL's own there); on GPU TRL's fused loss stays.
+             */
+            chunked_loss?: boolean | null;
         };
         /**
          * SamplePage
@@ -3566,6 +3617,13 @@ export interface components {
             };
             /** Role Order Examples */
             role_order_examples?: components["schemas"]["RowIssue"][];
+            /**
+             * Labels
+             * @description Valid rows by label (unpaired_preference only): replies marked good and bad.
+             */
+            labels?: {
+                [key: string]: number;
+            } | null;
             chars?: components["schemas"]["LengthStats"] | null;
             tokens?: components["schemas"]["LengthStats"] | null;
             /** Max Seq Length */
@@ -4545,7 +4603,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         [key: string]: {
-                            [key: string]: unknown;
+                            [key: string]: components["schemas"]["Preset"];
                         };
                     };
                 };

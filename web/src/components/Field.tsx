@@ -38,7 +38,10 @@ export function Field({ id, label, help, error, changed, children }: FieldProps)
   )
 }
 
-function fmtDefault(v: unknown): string {
+const TRI_STATE: Record<string, boolean | null> = { auto: null, on: true, off: false }
+
+function fmtDefault(v: unknown, spec?: FieldSpec): string {
+  if ((v === null || v === undefined) && spec?.kind === 'boolean') return 'auto'
   if (v === null || v === undefined) return 'empty'
   if (Array.isArray(v)) return v.join(', ') || 'none'
   return String(v)
@@ -72,11 +75,25 @@ export function SchemaField({ spec, value, draft, serverError, disabled, disable
     <>
       {disabled && disabledReason ? <strong>{disabledReason} </strong> : null}
       {spec.description}
-      {spec.default !== undefined && <> Default {fmtDefault(spec.default)}.</>}
+      {spec.default !== undefined && <> Default {fmtDefault(spec.default, spec)}.</>}
       {bounds && <> Range {bounds}.</>}
     </>
   )
   const describedBy = error ? `${id}-err` : `${id}-help`
+
+  if (spec.kind === 'boolean' && spec.nullable) {
+    // A nullable boolean's null is "decided at run time", not off: three choices, not a checkbox.
+    const shown = value === true ? 'on' : value === false ? 'off' : 'auto'
+    return (
+      <Field id={id} label={spec.title} help={help} error={error} changed={changed}>
+        <select id={id} value={shown} disabled={disabled} aria-invalid={Boolean(error)} aria-describedby={describedBy} onChange={(e) => onChange(TRI_STATE[e.target.value])}>
+          <option value="auto">auto</option>
+          <option value="on">on</option>
+          <option value="off">off</option>
+        </select>
+      </Field>
+    )
+  }
 
   if (spec.kind === 'boolean') {
     return (

@@ -6,7 +6,23 @@ import type { SystemInfo } from '../api/types'
 import { useResource, type Resource } from '../lib/useResource'
 import { allFields, type FieldSpec, type JsonSchema } from '../lib/schema'
 
-export type Presets = Record<string, { lora?: Record<string, unknown>; train?: Record<string, unknown>; [k: string]: unknown }>
+/** One preset of a training method: a partial config (its `train` names the method) and what it is for. */
+export interface Preset {
+  description: string
+  lora: Record<string, unknown>
+  train: Record<string, unknown>
+}
+/** Every training method's presets: method -> preset name -> preset (the first name is the method's default). */
+export type Presets = Record<string, Record<string, Preset>>
+
+/**
+ * The presets of `method`. A method the server has no presets for (a test-only one) gets the
+ * first method's, whose shared values still apply.
+ */
+export function presetsOf(presets: Presets | undefined, method: string | undefined): Record<string, Preset> {
+  if (!presets) return {}
+  return (method && presets[method]) || Object.values(presets)[0] || {}
+}
 
 interface ServerState {
   schema: Resource<JsonSchema>

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Response
 
-from loralab.api.deps import DbDep
+from loralab.api.deps import DbDep, SettingsDep
 from loralab.services import configs as service
 from loralab.services.configs import SavedConfig, SavedConfigIn
 
@@ -20,9 +20,9 @@ def list_configs(db: DbDep) -> list[SavedConfig]:
 
 
 @router.post("", response_model=SavedConfig, status_code=201)
-def create_config(body: SavedConfigIn, db: DbDep) -> SavedConfig:
+def create_config(body: SavedConfigIn, db: DbDep, settings: SettingsDep) -> SavedConfig:
     """Save a RunConfig under a new name (409 `duplicate_name` when taken)."""
-    return service.create_config(db, body)
+    return service.create_config(db, settings, body)
 
 
 @router.get("/{config_id}", response_model=SavedConfig)
@@ -32,9 +32,11 @@ def get_config(db: DbDep, config_id: str = ConfigId) -> SavedConfig:
 
 
 @router.put("/{config_id}", response_model=SavedConfig)
-def update_config(body: SavedConfigIn, db: DbDep, config_id: str = ConfigId) -> SavedConfig:
+def update_config(
+    body: SavedConfigIn, db: DbDep, settings: SettingsDep, config_id: str = ConfigId
+) -> SavedConfig:
     """Replace a saved config's name, description and body."""
-    return service.update_config(db, config_id, body)
+    return service.update_config(db, settings, config_id, body)
 
 
 @router.delete("/{config_id}", status_code=204)

@@ -25,7 +25,7 @@ def list_exports(db: DbDep) -> list[Job]:
 
 @router.post("", response_model=Job, status_code=201)
 def start_export(body: ExportSpec, db: DbDep, settings: SettingsDep) -> Job:
-    """Queue an export (422 `insufficient_disk`, a missing tool or a bad spec)."""
+    """Queue an export (507 `insufficient_storage`; 422 for a missing tool or a bad spec)."""
     return service.start_export(db, settings, body)
 
 

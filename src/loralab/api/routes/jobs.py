@@ -61,10 +61,10 @@ def cancel_job(db: DbDep, job_id: str = JobId) -> Job:
 
 
 @router.post("/{job_id}/resume", response_model=Job)
-def resume_job(db: DbDep, job_id: str = JobId) -> Job:
+def resume_job(db: DbDep, settings: SettingsDep, job_id: str = JobId) -> Job:
     """Continue from the last complete checkpoint (409 `job_not_resumable` unless
     stopped, interrupted or failed)."""
-    return service.resume_job(db, job_id)
+    return service.resume_job(db, settings, job_id)
 
 
 @router.delete("/{job_id}", status_code=204)

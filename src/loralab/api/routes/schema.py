@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
-from loralab.config import PRESETS, RunConfig, load_preset
+from loralab.config import PRESETS, RunConfig, load_preset, preset_description
 
 router = APIRouter(prefix="/api/schema", tags=["schema"])
+
+
+class Preset(BaseModel):
+    """A preset of one training method: a partial config laid under the user's."""
+
+    description: str
+    lora: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(description="The train section, `method` included.")
 
 
 @router.get("/run-config", response_model=dict[str, Any])
@@ -17,7 +26,13 @@ def run_config_schema() -> dict[str, Any]:
     return RunConfig.model_json_schema()
 
 
-@router.get("/presets", response_model=dict[str, dict[str, Any]])
-def presets() -> dict[str, dict[str, Any]]:
-    """The presets (recommended, fast, quality): partial configs laid under the user's."""
-    return {name: load_preset(name) for name in PRESETS}
+@router.get("/presets", response_model=dict[str, dict[str, Preset]])
+def presets() -> dict[str, dict[str, Preset]]:
+    """Each training method's presets, by method and then name; a method's first is its default."""
+    return {
+        method: {
+            name: Preset(description=preset_description(name, method), **load_preset(name, method))
+            for name in names
+        }
+        for method, names in PRESETS.items()
+    }

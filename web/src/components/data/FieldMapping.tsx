@@ -19,6 +19,26 @@ const FORMAT_ROLES: Record<string, { name: string; required: boolean }[]> = {
   problem_solution: [{ name: 'problem', required: true }, { name: 'solution', required: true }],
   squad: [{ name: 'context', required: true }, { name: 'question', required: true }, { name: 'answers', required: true }],
   preference: [{ name: 'prompt', required: false }, { name: 'chosen', required: true }, { name: 'rejected', required: true }],
+  unpaired_preference: [{ name: 'prompt', required: true }, { name: 'completion', required: true }, { name: 'label', required: true }],
+}
+
+// What each format is, in words; the option's value stays the format's name.
+const FORMAT_LABEL: Record<string, string> = {
+  conversations: 'Conversations (ShareGPT from/value)',
+  messages: 'Messages (OpenAI role/content)',
+  alpaca: 'Alpaca (instruction, input, output)',
+  dolly: 'Dolly (instruction, context, response)',
+  prompt_completion: 'Prompt and completion',
+  question_answer: 'Question and answer',
+  problem_solution: 'Problem and solution',
+  squad: 'SQuAD (context, question, answers)',
+  preference: 'Preference pairs (chosen and rejected)',
+  unpaired_preference: 'Labelled replies (good or bad, for KTO)',
+}
+
+// Fields whose column needs more than a name to choose.
+const ROLE_HELP: Record<string, string> = {
+  label: 'Column saying whether the reply is good: true/false, 1/0, good/bad, yes/no.',
 }
 
 interface Props {
@@ -79,7 +99,7 @@ export function FieldMapping({ dataset, formats, onChanged }: Props) {
           <select id="map-format" value={format} onChange={(e) => setFormat(e.target.value)} aria-invalid={Boolean(errs.format)}>
             {!format && <option value="">(not recognised)</option>}
             {formats.filter((f) => f !== 'auto').map((f) => (
-              <option key={f} value={f}>{f}</option>
+              <option key={f} value={f}>{FORMAT_LABEL[f] ?? f}</option>
             ))}
           </select>
           {errs.format ? <span className="err">{errs.format}</span> : <span className="help">The shape of each row.</span>}
@@ -98,7 +118,7 @@ export function FieldMapping({ dataset, formats, onChanged }: Props) {
                   <option key={c} value={c}>{c}</option>
                 ))}
               </select>
-              {err ? <span className="err">{err}</span> : <span className="help">Column that fills “{r.name}”.</span>}
+              {err ? <span className="err">{err}</span> : <span className="help">{ROLE_HELP[r.name] ?? `Column that fills “${r.name}”.`}</span>}
             </div>
           )
         })}

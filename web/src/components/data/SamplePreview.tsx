@@ -59,6 +59,11 @@ export function SamplePreview({ datasetId, modelRef, version, n = 3, maxSeqLengt
             <span>Row {s.line}</span>
             {s.num_tokens !== null && s.num_tokens !== undefined && <span>{fmtInt(s.num_tokens)} tokens</span>}
             {s.num_trained_tokens !== null && s.num_trained_tokens !== undefined && <span>{fmtInt(s.num_trained_tokens)} trained</span>}
+            {s.label !== null && s.label !== undefined && (
+              <span className={`badge ${s.label ? 'ok' : 'bad'}`} data-label={s.label ? 'good' : 'bad'} title={s.label ? 'A good reply: KTO makes it more likely' : 'A bad reply: KTO makes it less likely'}>
+                {s.label ? 'good reply' : 'bad reply'}
+              </span>
+            )}
             {s.truncated && <span className="badge warn">truncated at the limit</span>}
           </figcaption>
           <div className="sample">

@@ -80,6 +80,15 @@ export function ValidationReportView({ report, limit, datasetId, modelRef }: Pro
         <div className="stat"><div className="k">Valid</div><div className="v" style={{ color: 'var(--ok)' }}>{fmtInt(report.valid_rows)}</div></div>
         <div className="stat"><div className="k">Invalid</div><div className="v" style={{ color: report.invalid_rows ? 'var(--bad)' : undefined }}>{fmtInt(report.invalid_rows)}</div></div>
         <div className="stat"><div className="k">Duplicates</div><div className="v">{fmtInt(report.duplicate_rows)}</div></div>
+        {report.labels && (
+          <div className="stat" data-testid="label-counts">
+            <div className="k">Labels</div>
+            <div className="v">
+              <span style={{ color: 'var(--ok)' }}>{fmtInt(report.labels.good ?? 0)}</span> / <span style={{ color: 'var(--bad)' }}>{fmtInt(report.labels.bad ?? 0)}</span>
+            </div>
+            <div className="small muted">good / bad replies</div>
+          </div>
+        )}
         <div className="stat">
           <div className="k">Truncated</div>
           <div className="v" data-testid="truncated-share">{truncated === null ? '—' : `${sameLimit && report.tokens ? '' : '≈ '}${fmtPct(truncated, 1)}`}</div>

@@ -99,6 +99,16 @@ export function DatasetPage() {
           )}
           {tab === 'statistics' && report && (
             <div className="stack">
+              {report.labels && (
+                <div className="stack-sm" data-testid="label-balance">
+                  <h3>Labels</h3>
+                  <p className="small" style={{ margin: 0 }}>
+                    <span className="badge ok">{fmtInt(report.labels.good ?? 0)} good</span>{' '}
+                    <span className="badge bad">{fmtInt(report.labels.bad ?? 0)} bad</span>{' '}
+                    <span className="muted">replies among the valid rows; KTO learns from both.</span>
+                  </p>
+                </div>
+              )}
               {[report.tokens ? ['Tokens per sample', report.tokens] : null, report.chars ? ['Characters per sample', report.chars] : null]
                 .filter((x): x is [string, NonNullable<typeof report.chars>] => Boolean(x))
                 .map(([title, st]) => (

@@ -83,7 +83,7 @@ function Upload() {
           </label>
         </p>
         <p className="small muted" style={{ marginTop: 6 }}>
-          JSONL, JSON, CSV or Parquet: chats (ShareGPT, OpenAI messages), Alpaca, Dolly, prompt/completion, question/answer, SQuAD, preference pairs.
+          JSONL, JSON, CSV or Parquet: chats (ShareGPT, OpenAI messages), Alpaca, Dolly, prompt/completion, question/answer, SQuAD, preference pairs, replies labelled good or bad (KTO).
         </p>
       </div>
       {progress !== null && file && (

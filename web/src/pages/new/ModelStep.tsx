@@ -10,7 +10,7 @@ import { useToasts } from '../../components/Toasts'
 import { fmtGb, fmtInt, fmtParams } from '../../lib/format'
 import { getPath } from '../../lib/schema'
 import { useResource } from '../../lib/useResource'
-import { hasGpu, useServer } from '../../state/server'
+import { hasGpu, presetsOf, useServer } from '../../state/server'
 import { estimateProblemText, parseOverrides, useEstimate, useEstimates, type EstimateState } from './estimate'
 import { DemoModelBuild } from '../models/DemoModelBuild'
 import { useWizard } from './store'
@@ -327,7 +327,9 @@ function LoraCard() {
   const selected = String(getPath(state.config, 'model.name_or_path') ?? '')
   const entry = catalog.data?.find((e) => e.id === selected)
   const modules = entry ? [...entry.target_modules] : STANDARD_TARGETS
-  const rec = (presets.data?.recommended?.lora ?? {}) as Record<string, unknown>
+  const method = getPath(state.config, 'train.method')
+  const recommended = presetsOf(presets.data, typeof method === 'string' ? method : undefined).recommended
+  const rec = (recommended?.lora ?? {}) as Record<string, unknown>
   const f = (path: string) => fields.get(path)
   const render = (path: string) => {
     const spec = f(path)
@@ -336,7 +338,7 @@ function LoraCard() {
   }
   const quant = String(getPath(state.config, 'model.quantization') ?? 'none')
   const setMode = (mode: typeof state.loraMode) => {
-    if (mode === 'recommended' && presets.data?.recommended?.lora) mergeConfig({ lora: presets.data.recommended.lora }, { loraMode: mode })
+    if (mode === 'recommended' && recommended?.lora) mergeConfig({ lora: recommended.lora }, { loraMode: mode })
     else update({ loraMode: mode })
   }
   const modelFields = [...fields.values()].filter((s) => s.path.startsWith('model.') && !['model.name_or_path', 'model.quantization'].includes(s.path))

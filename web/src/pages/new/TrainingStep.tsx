@@ -4,7 +4,7 @@ import { MemoryBar } from '../../components/MemoryBar'
 import { ErrorState, Skeleton, SkeletonRows } from '../../components/States'
 import { fmtDuration, fmtInt, fmtNumber } from '../../lib/format'
 import { applies, getPath, unionOf, type FieldSpec, type VariantUnion } from '../../lib/schema'
-import { useServer } from '../../state/server'
+import { presetsOf, useServer, type Preset } from '../../state/server'
 import { estimateProblemText, useEstimate } from './estimate'
 import { useRunPlan } from './plan'
 import { RewardTester } from './RewardTester'
@@ -19,17 +19,23 @@ const GROUPS: { title: string; note?: string; paths: string[] }[] = [
   { title: 'Speed and memory', paths: ['train.gradient_checkpointing', 'train.padding_free', 'train.cpu_threads', 'train.seed'] },
 ]
 
-const PRESET_TEXT: Record<string, string> = {
-  recommended: 'Sensible first run',
-  fast: 'Quick look at data and setup',
-  quality: 'Slower, better adapter',
-}
+// Preset names that are not plain words (GRPO's variants); the rest are shown capitalised.
+const PRESET_LABEL: Record<string, string> = { gspo: 'GSPO', dr_grpo: 'Dr. GRPO' }
 
-function presetSummary(p: Record<string, Record<string, unknown> | undefined>): string {
-  const t = p.train ?? {}
-  const l = p.lora ?? {}
+// The method's own values a preset summary names, beside rank, learning rate and length.
+const OWN_SUMMARY: [key: string, label: string][] = [
+  ['beta', 'beta'],
+  ['loss_type', 'loss'],
+  ['num_generations', 'answers'],
+  ['importance_sampling_level', 'ratio per'],
+]
+
+function presetSummary(p: Preset): string {
+  const t = p.train
+  const l = p.lora
   const length = t.max_steps ? `${t.max_steps} steps` : `${t.num_epochs ?? 1} epoch${Number(t.num_epochs ?? 1) === 1 ? '' : 's'}`
-  return `rank ${l.r ?? '—'} · lr ${fmtNumber(Number(t.learning_rate))} · ${length}`
+  const own = OWN_SUMMARY.filter(([k]) => t[k] !== undefined).map(([k, label]) => `${label} ${typeof t[k] === 'number' ? fmtNumber(Number(t[k])) : String(t[k])}`)
+  return [`rank ${l.r ?? '—'}`, `lr ${fmtNumber(Number(t.learning_rate))}`, length, ...own].join(' · ')
 }
 
 const EDITED_IN_REWARDS = new Set(['train.rewards', 'train.markers'])
@@ -40,13 +46,18 @@ const EDITED_IN_REWARDS = new Set(['train.rewards', 'train.markers'])
  * the choice); the shared fields keep their values.
  */
 function MethodPicker({ union, render }: { union: VariantUnion; render: (spec: FieldSpec) => ReactNode }) {
-  const { state, setVariant } = useWizard()
+  const { state, setVariant, update } = useWizard()
   const chosen = String(getPath(state.config, union.path) ?? union.variants[0].tag)
   const variant = union.variants.find((v) => v.tag === chosen)
   const placed = new Set(GROUPS.flatMap((g) => g.paths))
   // Rewards and markers are edited (and tried) in the rewards card below the picker.
   const own = (variant?.fields ?? []).filter((f) => !placed.has(f.path) && !EDITED_IN_REWARDS.has(f.path))
   const error = state.serverErrors[union.path] ?? state.serverErrors[union.section]
+  // The shared values stay as they are, so they are no longer a preset of the new method.
+  const pick = (tag: string) => {
+    setVariant(union.section, tag)
+    if (tag !== chosen) update({ preset: null })
+  }
   return (
     <section className="card" aria-labelledby="method-h" data-testid="method-picker">
       <div className="card-head">
@@ -65,7 +76,7 @@ function MethodPicker({ union, render }: { union: VariantUnion; render: (spec: F
                 className="size-btn"
                 style={{ alignItems: 'flex-start', justifyContent: 'flex-start', padding: '10px 12px', ...(on ? { borderColor: 'var(--accent)', background: 'var(--accent-2)' } : {}) }}
               >
-                <input id={id} type="radio" name={union.path} value={v.tag} checked={on} aria-label={v.title} aria-describedby={`${id}-help`} onChange={() => setVariant(union.section, v.tag)} />
+                <input id={id} type="radio" name={union.path} value={v.tag} checked={on} aria-label={v.title} aria-describedby={`${id}-help`} onChange={() => pick(v.tag)} />
                 <span style={{ display: 'flex', flexDirection: 'column', gap: 2 }}>
                   <strong>{v.title}</strong>
                   <span className="muted small" id={`${id}-help`}>
@@ -111,9 +122,13 @@ export function TrainingStep() {
   const render = (spec: FieldSpec) => (
     <SchemaField key={spec.path} spec={spec} value={getPath(state.config, spec.path)} draft={state.drafts[spec.path]} serverError={state.serverErrors[spec.path]} onChange={(v, d) => setField(spec.path, v, d)} />
   )
-  // A preset tunes the shared values; the method stays the one chosen above.
-  const presetTrain = (train: Record<string, unknown> | undefined) => {
-    const out = { ...(train ?? {}) }
+  // The chosen method's own presets (its shared and its own values); a method without any gets
+  // the first method's, and keeps the method chosen above either way.
+  const method = String(getPath(state.config, 'train.method') ?? union?.variants[0].tag ?? '')
+  const methodPresets = presetsOf(presets.data, method)
+  const methodTitle = union?.variants.find((v) => v.tag === method)?.title ?? method
+  const presetTrain = (train: Record<string, unknown>) => {
+    const out = { ...train }
     if (union) delete out[union.key]
     return out
   }
@@ -125,25 +140,27 @@ export function TrainingStep() {
       <section className="card" aria-labelledby="presets-h">
         <div className="card-head">
           <h2 id="presets-h">Start from a preset</h2>
-          <span className="right muted small">A preset sets LoRA and training values; every field below stays editable.</span>
+          <span className="right muted small">
+            Presets of {methodTitle}: each sets LoRA and training values, the method&apos;s own too; every field below stays editable.
+          </span>
         </div>
         <div className="card-body">
           {presets.error && <ErrorState problem={presets.error} onRetry={presets.reload} />}
           {!presets.data && !presets.error && <Skeleton height={64} />}
           {presets.data && (
             <div className="grid-3" role="group" aria-label="Presets">
-              {Object.entries(presets.data).map(([name, p]) => (
+              {Object.entries(methodPresets).map(([name, p]) => (
                 <button
-                  key={name}
+                  key={`${method}/${name}`}
                   type="button"
                   className="size-btn"
                   aria-pressed={state.preset === name}
                   style={{ flexDirection: 'column', alignItems: 'flex-start', padding: '10px 12px', gap: 2 }}
-                  onClick={() => mergeConfig({ lora: p.lora ?? {}, train: presetTrain(p.train) }, { preset: name, loraMode: name === 'recommended' ? 'recommended' : 'custom' })}
+                  onClick={() => mergeConfig({ lora: p.lora, train: presetTrain(p.train) }, { preset: name, loraMode: name === 'recommended' ? 'recommended' : 'custom' })}
                 >
-                  <strong style={{ textTransform: 'capitalize' }}>{name}</strong>
-                  <span className="muted small">{PRESET_TEXT[name] ?? ''}</span>
-                  <span className="small">{presetSummary(p as Record<string, Record<string, unknown>>)}</span>
+                  <strong style={{ textTransform: PRESET_LABEL[name] ? 'none' : 'capitalize' }}>{PRESET_LABEL[name] ?? name}</strong>
+                  <span className="muted small">{p.description}</span>
+                  <span className="small">{presetSummary(p)}</span>
                 </button>
               ))}
             </div>

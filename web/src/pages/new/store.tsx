@@ -1,7 +1,7 @@
 // The new-run wizard's state: one store for all four steps, saved to sessionStorage on every
 // change, so Back, a reload or a detour to another page never loses what was typed.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
-import { useServer } from '../../state/server'
+import { presetsOf, useServer } from '../../state/server'
 import { applies, checkValue, defaultConfig, fitVariants, getPath, parseNumber, selectVariant, setPath, type FieldSpec } from '../../lib/schema'
 
 export type Cfg = Record<string, Record<string, unknown>> & { name?: string | null }
@@ -123,7 +123,9 @@ export function WizardProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     if (state.initialized || !schema.data || !presets.data) return
     const defaults = defaultConfig(schema.data)
-    const preset = state.preset ? presets.data[state.preset] ?? {} : {}
+    const method = getPath(state.config, 'train.method')
+    const chosen = state.preset ? presetsOf(presets.data, typeof method === 'string' ? method : undefined)[state.preset] : undefined
+    const preset = chosen ? { lora: chosen.lora, train: chosen.train } : {}
     // The defaults hold the first method's own fields; fitting drops them when another is chosen.
     const root = schema.data
     setState((s) => ({ ...s, initialized: true, config: fitVariants(root, deepMerge(deepMerge(defaults, preset), s.config) as Cfg) }))
