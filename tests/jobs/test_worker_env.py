@@ -122,3 +122,25 @@ def test_inference_worker_gets_neither_secrets_nor_the_database(server_env, tmp_
     _assert_what_a_run_needs(env, server_env)
     assert "LORALAB_INFERENCE_TOKEN" in env  # its own per-start token, nothing of the server's
     assert not [k for k in env if k.startswith("LORALAB_") and k != "LORALAB_INFERENCE_TOKEN"]
+
+
+def test_worker_refuses_remote_code_the_server_does_not_allow(tmp_path):
+    """A job queued while the server allowed remote code, launched by a server that does not
+    (a restart without --allow-remote-code): the worker refuses before loading anything."""
+    import threading
+
+    from loralab.config import Settings
+    from loralab.errors import ConfigError
+    from loralab.jobs.worker import run_job
+    from loralab.store.tables import JobRow
+
+    job = JobRow(
+        id="j1",
+        kind="train",
+        config={"model": {"name_or_path": "some/model", "trust_remote_code": True}},
+    )
+    settings = Settings(data_dir=tmp_path, allow_remote_code=False)
+    with pytest.raises(ConfigError) as info:
+        run_job(job, None, threading.Event(), settings)
+    assert info.value.code == "remote_code_not_allowed"
+    assert "--allow-remote-code" in (info.value.fix or "")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
+from loralab.diskspace import free_bytes
 from loralab.export.formats import QUANTIZATIONS, gguf_size_bytes
 
 __all__ = ["estimate_export", "folder_bytes", "free_disk_bytes"]
@@ -24,10 +24,7 @@ def folder_bytes(path: str | Path) -> int:
 
 def free_disk_bytes(path: str | Path) -> int:
     """Free bytes on the disk that holds ``path`` (its nearest existing parent)."""
-    target = Path(path).expanduser().resolve()
-    while not target.exists() and target != target.parent:
-        target = target.parent
-    return shutil.disk_usage(target).free
+    return free_bytes(path)
 
 
 def estimate_export(

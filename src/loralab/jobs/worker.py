@@ -27,6 +27,7 @@ from loralab.config import Settings
 from loralab.errors import LoralabError
 from loralab.jobs.heartbeat import Heartbeat
 from loralab.jobs.kinds import Outcome, WorkContext
+from loralab.jobs.remote_code import refuse_remote_code
 from loralab.jobs.reporter import StoreReporter
 from loralab.store import Database
 from loralab.store.db import reading
@@ -64,7 +65,10 @@ def run_job(
         raise LoralabError(
             f"This worker cannot run jobs of kind '{job.kind}'.", code="unknown_job_kind"
         )
-    ctx = WorkContext(job=job, reporter=reporter, stop=stop, settings=settings or Settings())
+    settings = settings or Settings()
+    # Checked again here: the server that queued the job may have allowed it, this one not.
+    refuse_remote_code(settings, job.config or {})
+    ctx = WorkContext(job=job, reporter=reporter, stop=stop, settings=settings)
     outcome = kind.run(ctx)
     return outcome if isinstance(outcome, Outcome) else Outcome(str(outcome))
 

@@ -7,8 +7,8 @@ from sqlalchemy.exc import IntegrityError
 
 from loralab.config import RunConfig, Settings, StrictModel
 from loralab.errors import ConfigError, FieldProblem
+from loralab.jobs.remote_code import refuse_remote_code
 from loralab.services import UtcDateTime
-from loralab.services.remote_code import refuse_remote_code
 from loralab.store import Database
 from loralab.store import configs as store
 from loralab.store.db import reading

@@ -21,8 +21,8 @@ from loralab.config import Settings, StrictModel
 from loralab.errors import ConfigError, Conflict, FieldProblem, NotFound
 from loralab.jobs import JOB_KINDS, JobKind, Scheduler, Submission, get_kind, signal_worker
 from loralab.jobs.kinds import OUTPUT_ROOTS
+from loralab.jobs.remote_code import refuse_remote_code
 from loralab.services import UtcDateTime
-from loralab.services.remote_code import refuse_remote_code
 from loralab.store import Database, as_utc, new_id, reading
 from loralab.store import jobs as store
 from loralab.store.adapters import delete_adapter, jobs_using_adapter, list_adapters
@@ -230,7 +230,7 @@ def submit_job(db: Database, settings: Settings, body: JobCreate) -> Job:
             a spec that fails validation, a cross-field rule or a reference
             (422 ``invalid_config``; ``errors[].loc`` like ``config.data.source``), or one
             that asks for remote code the server does not allow (422
-            ``remote_code_not_allowed``, see ``services.remote_code``).
+            ``remote_code_not_allowed``, see ``jobs.remote_code``).
     """
     kind = get_kind(body.kind)
     if not kind.submittable:

@@ -3,7 +3,9 @@
 ``model.trust_remote_code: true`` makes transformers import and run Python files from the
 model's repository in the worker. From the API that is anyone who can reach the server running
 code on it, so a request that asks for it is refused unless the server was started with
-``--allow-remote-code`` (``LORALAB_ALLOW_REMOTE_CODE=true``). ``loralab train`` runs on the
+``--allow-remote-code`` (``LORALAB_ALLOW_REMOTE_CODE=true``). The API checks on submit and on
+resume, and the worker checks again before it runs a job: one queued while the server allowed
+it and started after a restart without the flag is refused there. ``loralab train`` runs on the
 user's own machine and keeps the field as the YAML sets it.
 """
 
