@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 WEB_STAMP := src/loralab/static/index.html
 PYTHON ?= python3
 
-.PHONY: run test bench lint format setup web browser-deps export-deps sandbox-deps screenshots clean
+.PHONY: run test bench bench-llamafactory lint format setup web browser-deps export-deps sandbox-deps screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -70,8 +70,8 @@ sandbox-deps:
 	fi
 
 lint: setup
-	$(PY) -m ruff check src tests bench
-	$(PY) -m ruff format --check src tests bench
+	$(PY) -m ruff check src tests
+	$(PY) -m ruff format --check src tests
 	$(VENV)/bin/lint-imports
 
 format: setup
@@ -79,15 +79,30 @@ format: setup
 	$(PY) -m ruff check --fix src tests
 
 test: setup web browser-deps sandbox-deps export-deps
-	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff check src tests
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 run: setup web
 	$(VENV)/bin/loralab serve $(ARGS)
 
+# Every workload side by side (whole processes, interleaved, medians as ratios), recorded in
+# docs/benchmarks.md. Run it on an idle machine; ARGS='sft-tiny --repeats 5' picks workloads.
 bench: setup
-	$(PY) bench/run.py $(ARGS)
+	$(VENV)/bin/loralab bench --record docs/benchmarks.md $(ARGS)
+
+# LLaMA-Factory as a peer in the SFT workloads: its own venv, torch pinned to the local CPU
+# build (unpinned it pulls CUDA wheels), without the torchvision/torchaudio that break it.
+LLAMAFACTORY_VENV ?= $(HOME)/.cache/loralab-bench/llamafactory
+bench-llamafactory:
+	@if [ ! -x $(LLAMAFACTORY_VENV)/bin/llamafactory-cli ]; then \
+	  $(PYTHON) -m venv $(LLAMAFACTORY_VENV) && \
+	  echo 'torch==2.13.0' > $(LLAMAFACTORY_VENV)/constraints.txt && \
+	  $(LLAMAFACTORY_VENV)/bin/pip install -q torch==2.13.0 && \
+	  $(LLAMAFACTORY_VENV)/bin/pip install -q -c $(LLAMAFACTORY_VENV)/constraints.txt llamafactory && \
+	  $(LLAMAFACTORY_VENV)/bin/pip uninstall -q -y torchvision torchaudio; \
+	fi
+	@echo "LLaMA-Factory: $(LLAMAFACTORY_VENV) (loralab bench finds it there)"
 
 screenshots: setup web browser-deps
 	$(PY) -m pytest tests/web -m browser --screenshots docs/img

@@ -4,6 +4,7 @@ Reporter, and a worker that lost its job writing nothing."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 from loralab.jobs import StoreReporter
@@ -126,3 +127,43 @@ def test_reporter_of_a_superseded_attempt_writes_nothing(db):
         types = [e.type for e in events_after(session, job.id, 0)]
     assert types == ["status", "status"]
     assert row.status == "running"
+
+
+def test_heartbeat_writes_a_queued_step_at_once_at_a_bounded_rate(db):
+    from loralab.jobs import Heartbeat
+
+    job = _running_job(db)
+    reporter = StoreReporter(db, job.id, job.attempts, flush_seconds=60, min_write_seconds=0.2)
+    writes: list[tuple[float, int]] = []
+    original = reporter._write
+
+    def timed_write(*args, **kwargs):
+        writes.append((time.monotonic(), len(args[0])))
+        return original(*args, **kwargs)
+
+    reporter._write = timed_write
+    beat = Heartbeat(
+        db, job.id, job.attempts, interval=60, stop=threading.Event(), reporter=reporter
+    )
+    beat.start()
+    try:
+        time.sleep(0.3)  # the last write is older than min_write_seconds
+        queued = time.monotonic()
+        reporter.report(FakeStep(step=1, total_steps=100, loss=1.0))
+        deadline = time.monotonic() + 5
+        while not writes and time.monotonic() < deadline:
+            time.sleep(0.005)
+        # Written by the heartbeat thread, long before flush_seconds and the next event.
+        assert writes and writes[0][1] == 1 and writes[0][0] - queued < 0.15
+        for step in range(2, 41):  # 40 steps a second for a second: batched, 0.2 s apart
+            reporter.report(FakeStep(step=step, total_steps=100, loss=1.0))
+            time.sleep(0.025)
+        time.sleep(0.3)
+    finally:
+        beat.close()
+    gaps = [b[0] - a[0] for a, b in zip(writes, writes[1:], strict=False)]
+    assert sum(n for _, n in writes) == 40
+    assert len(writes) <= 8 and min(gaps) >= 0.19
+    with reading(db) as session:
+        steps = [e.data["step"] for e in events_after(session, job.id, 2)]
+    assert steps == list(range(1, 41))

@@ -198,3 +198,20 @@ def test_hung_worker_without_heartbeat_is_killed_and_interrupted(db, settings):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_queued_job_starts_a_round_at_once_not_at_the_next_poll(db, settings):
+    import threading
+
+    from loralab.jobs import wake_schedulers
+
+    scheduler = Scheduler(db, settings, poll_seconds=60)
+    rounds = threading.Semaphore(0)
+    scheduler.tick = rounds.release  # count the rounds, launch nothing
+    scheduler.start()
+    try:
+        assert rounds.acquire(timeout=10)  # the first round, at start
+        wake_schedulers()  # what queueing a job (submit, resume) calls
+        assert rounds.acquire(timeout=5)  # long before poll_seconds
+    finally:
+        scheduler.stop()

@@ -24,6 +24,7 @@ def _register() -> None:
     # Imported here so `loralab --help` stays fast and each group owns its module.
     from loralab.cli import (
         adapters_cmd,
+        bench_cmd,
         config_cmd,
         data_cmd,
         export_cmd,
@@ -47,6 +48,7 @@ def _register() -> None:
     train_cmd.register(app)
     serve_cmd.register(app)
     export_cmd.register(app)
+    bench_cmd.register(app)
 
 
 def main() -> None:

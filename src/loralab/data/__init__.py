@@ -27,7 +27,12 @@ from loralab.data.templates import (
     render_chat,
     render_with_spans,
 )
-from loralab.data.tokens import count_tokens, load_light_tokenizer, tokenize_with_mask
+from loralab.data.tokens import (
+    count_tokens,
+    load_light_tokenizer,
+    tokenize_many_with_mask,
+    tokenize_with_mask,
+)
 from loralab.data.validate import ValidationReport, conversation_texts, validate_dataset
 
 __all__ = [
@@ -70,6 +75,7 @@ __all__ = [
     "source_fingerprint",
     "source_kind",
     "split_reply",
+    "tokenize_many_with_mask",
     "tokenize_with_mask",
     "validate_dataset",
 ]

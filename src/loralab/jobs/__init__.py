@@ -26,7 +26,7 @@ from loralab.jobs.run_files import (
     run_dir,
     runs_root,
 )
-from loralab.jobs.scheduler import Scheduler, end_job
+from loralab.jobs.scheduler import Scheduler, end_job, wake_schedulers
 
 __all__ = [
     "JOB_KINDS",
@@ -56,5 +56,6 @@ __all__ = [
     "runs_root",
     "signal_worker",
     "visible_gpu_count",
+    "wake_schedulers",
     "worker_env",
 ]

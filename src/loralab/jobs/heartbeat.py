@@ -3,7 +3,9 @@
 Every ``interval`` seconds it stamps ``heartbeat_at`` on the job (the server marks a job whose
 stamp is too old as interrupted) and reads ``cancel_requested`` (the stop also arrives as a
 SIGTERM, but the store is the channel that works whatever started the worker). Between beats
-it flushes the reporter, so the last step of a slow phase does not wait in the buffer.
+it is the reporter's flusher: it writes step and log events as soon as they are queued, at most
+every ``reporter.min_write_seconds``, so they reach the browser at once and the training thread
+never waits for the database on their account.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ class Heartbeat:
         attempt: the attempt this worker runs; a different one in the row means the job is lost.
         interval: seconds between heartbeats.
         stop: set when a cancel is requested or the job is lost (the training stop flag).
-        reporter: flushed between beats.
-        tick: seconds between reporter flushes.
+        reporter: flushed between beats, as soon as it holds events.
+        tick: the longest wait for events before checking whether a beat is due.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class Heartbeat:
     def close(self) -> None:
         """Stop the thread (the caller writes the final status)."""
         self._closed.set()
+        self.reporter.wake()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 
@@ -97,11 +100,17 @@ class Heartbeat:
 
     def _run(self) -> None:
         next_beat = time.monotonic() + self.interval
-        while not self._closed.wait(self.tick):
+        while not self._closed.is_set():
+            wait = min(self.tick, max(0.0, next_beat - time.monotonic()))
             try:
-                self.reporter.flush()
+                written = self.reporter.write_queued(wait, self._closed)
             except Exception:  # never let a flush error end the heartbeats
                 log.exception("flushing events of job %s failed", self.job_id)
+                written = False
+            if not written:  # the store is unreachable: the events stay queued, try again later
+                self._closed.wait(self.tick)
+            if self._closed.is_set():
+                break
             if time.monotonic() >= next_beat:
                 self.beat()
                 next_beat = time.monotonic() + self.interval

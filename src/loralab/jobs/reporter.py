@@ -1,11 +1,16 @@
 """The worker's Reporter: every training event becomes a job event in the store.
 
-Events are buffered and written in batches (at most every ``flush_seconds``, and at once for the
-events a person waits for: start, phase, eval, checkpoint and the end), so a fast run writes a
-few transactions a second, not one per step. Each batch also keeps the job row current (step,
-total, progress, ETA, latest metrics). A batch is written only while the job still belongs to
-this worker's attempt; if it does not (the server marked it interrupted and it was resumed
-elsewhere), the reporter calls ``on_lost`` and drops what it holds.
+Events are buffered and written in batches, so a fast run writes at most about ten
+transactions a second, not one per step. The events a person waits for (start, phase, eval,
+checkpoint and the end) are written at once, on the training thread. Step and log events are
+written by a flusher thread (the worker's ``Heartbeat`` calls ``write_queued``) as soon as they
+are queued, but at most once every ``min_write_seconds``: a step reaches the browser within a
+tenth of a second or so, and the training thread does not wait for the database. Without a
+flusher, a step or log event is written by the next ``emit`` once ``flush_seconds`` have passed
+since the last write. Each batch also keeps the job row current (step, total, progress, ETA,
+latest metrics). A batch is written only while the job still belongs to this worker's attempt;
+if it does not (the server marked it interrupted and it was resumed elsewhere), the reporter
+calls ``on_lost`` and drops what it holds.
 """
 
 from __future__ import annotations
@@ -67,7 +72,9 @@ class StoreReporter:
         db: the store.
         job_id: the job.
         attempt: the job's ``attempts`` when this worker started; writes stop if it changes.
-        flush_seconds: the longest a step or log event waits in the buffer.
+        flush_seconds: without a flusher thread, the longest a step or log event waits in the
+            buffer (until the next event).
+        min_write_seconds: the shortest time between two writes of a flusher thread.
         metrics: the job's metrics so far (kept across a resume).
         on_lost: called once when the job no longer belongs to this worker.
     """
@@ -79,6 +86,7 @@ class StoreReporter:
         attempt: int,
         *,
         flush_seconds: float = 0.5,
+        min_write_seconds: float = 0.1,
         metrics: dict[str, Any] | None = None,
         on_lost: Callable[[], None] | None = None,
     ) -> None:
@@ -86,6 +94,7 @@ class StoreReporter:
         self.job_id = job_id
         self.attempt = attempt
         self.flush_seconds = flush_seconds
+        self.min_write_seconds = min_write_seconds
         self.on_lost = on_lost
         self.lost = False
         self.seen_types: set[str] = set()
@@ -93,6 +102,8 @@ class StoreReporter:
         self._pending: list[NewEvent] = []
         self._fields: dict[str, Any] = {}
         self._lock = threading.RLock()
+        self._queued = threading.Condition(self._lock)  # a flusher waits on it for events
+        self._woken = False
         self._last_flush = time.monotonic()
 
     # -- the Reporter protocol ------------------------------------------------------------------
@@ -119,6 +130,8 @@ class StoreReporter:
             due = kind in IMMEDIATE_TYPES or (
                 time.monotonic() - self._last_flush >= self.flush_seconds
             )
+            if not due:
+                self._queued.notify_all()
         if due:
             self.flush()
 
@@ -142,6 +155,34 @@ class StoreReporter:
             self._pending, self._fields = [], {}
             self._last_flush = time.monotonic()
             return True
+
+    def write_queued(self, timeout: float, closed: threading.Event | None = None) -> bool:
+        """For a flusher thread: wait up to ``timeout`` for queued events, then write them, no
+        sooner than ``min_write_seconds`` after the last write (``closed`` ends the wait early).
+
+        Returns False if the store could not be reached (the events are kept for next time).
+        """
+        deadline = time.monotonic() + timeout
+        with self._queued:
+            while not (self._pending or self._woken):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._queued.wait(left)
+            self._woken = False
+            rest = self._last_flush + self.min_write_seconds - time.monotonic()
+        if rest > 0 and not (closed is not None and closed.is_set()):
+            if closed is not None:
+                closed.wait(rest)
+            else:
+                time.sleep(rest)
+        return self.flush()
+
+    def wake(self) -> None:
+        """End a flusher's wait in ``write_queued`` now (it writes what is queued and returns)."""
+        with self._queued:
+            self._woken = True
+            self._queued.notify_all()
 
     def close(
         self,

@@ -1,6 +1,7 @@
 """The server's scheduler: starts queued jobs, watches running ones, recovers after a restart.
 
-A background thread that, twice a second:
+A background thread that, twice a second (and at once when ``wake_schedulers`` says a job was
+queued, so Start does not wait for the next round):
 
 1. checks every running job: a worker that is gone (its process ended, or its pid is dead or
    belongs to something else, or its heartbeat is older than ``heartbeat_timeout_seconds``)
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
+import weakref
 from datetime import datetime
 
 from loralab.config import Settings
@@ -47,9 +49,18 @@ from loralab.store.jobs import (
 )
 from loralab.store.tables import JobRow, utcnow
 
-__all__ = ["Scheduler", "end_job"]
+__all__ = ["Scheduler", "end_job", "wake_schedulers"]
 
 log = logging.getLogger("loralab.jobs")
+
+# The schedulers running in this process (the server's; tests may run several).
+_RUNNING: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+
+
+def wake_schedulers() -> None:
+    """Start a round of every scheduler of this process now: a job was queued."""
+    for scheduler in list(_RUNNING):
+        scheduler.wake()
 
 
 def end_job(
@@ -92,17 +103,25 @@ class Scheduler:
         # Workers this server started: job id -> (attempt, process). Only these give exit codes.
         self._children: dict[str, tuple[int, subprocess.Popen]] = {}
         self._stopped = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> Scheduler:
         """Start the background thread; returns self."""
         self._thread = threading.Thread(target=self._loop, name="loralab-scheduler", daemon=True)
         self._thread.start()
+        _RUNNING.add(self)
         return self
+
+    def wake(self) -> None:
+        """Run the next round now instead of after ``poll_seconds``."""
+        self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop scheduling. Running workers keep running; the next server re-attaches to them."""
         self._stopped.set()
+        self._wake.set()
+        _RUNNING.discard(self)
         if self._thread is not None:
             self._thread.join(timeout=timeout)
 
@@ -113,11 +132,12 @@ class Scheduler:
 
     def _loop(self) -> None:
         while not self._stopped.is_set():
+            self._wake.clear()
             try:
                 self.tick()
             except Exception:  # a database hiccup must not end scheduling for good
                 log.exception("scheduler round failed")
-            self._stopped.wait(self.poll_seconds)
+            self._wake.wait(self.poll_seconds)
 
     # -- watching --------------------------------------------------------------------------------
 

@@ -19,7 +19,15 @@ from pydantic import BaseModel, Field, ValidationError
 
 from loralab.config import Settings, StrictModel
 from loralab.errors import ConfigError, Conflict, FieldProblem, NotFound
-from loralab.jobs import JOB_KINDS, JobKind, Scheduler, Submission, get_kind, signal_worker
+from loralab.jobs import (
+    JOB_KINDS,
+    JobKind,
+    Scheduler,
+    Submission,
+    get_kind,
+    signal_worker,
+    wake_schedulers,
+)
 from loralab.jobs.kinds import OUTPUT_ROOTS
 from loralab.jobs.remote_code import refuse_remote_code
 from loralab.services import UtcDateTime
@@ -219,6 +227,7 @@ def _queue(
             output_dir=str(out),
         )
     out.mkdir(parents=True, exist_ok=True)
+    wake_schedulers()  # start it now, not at the scheduler's next round
     return to_job(row)
 
 
@@ -423,6 +432,7 @@ def resume_job(db: Database, settings: Settings, job_id: str) -> Job:
         row.pid = None
         row.finished_at = None
         store.set_status(session, row, "queued")
+    wake_schedulers()
     return to_job(row)
 
 

@@ -1,13 +1,18 @@
-"""Apply the Alembic migrations at start (server, worker and tests all call ``migrate``)."""
+"""Apply the Alembic migrations at start (the server, CLI commands and tests call ``migrate``).
+
+Alembic is imported only when a migration runs: a job worker, which never migrates, starts
+faster without it (about 0.3 s of its start-up, issue 12).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
+from typing import TYPE_CHECKING
 
 from loralab.store.db import Database
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = ["alembic_config", "migrate"]
 
@@ -15,6 +20,8 @@ _HERE = Path(__file__).resolve().parent
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_HERE / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -29,6 +36,8 @@ def migrate(db: Database) -> None:
     ``ON DELETE CASCADE`` pointing at it (a copy of ``jobs`` would empty ``job_events``). The
     keys are checked before the migration commits.
     """
+    from alembic import command
+
     cfg = alembic_config(db.url)
     with db.engine.connect() as conn:
         raw = conn.connection.dbapi_connection if db.is_sqlite else None

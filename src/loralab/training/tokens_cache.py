@@ -23,8 +23,9 @@ from typing import Any
 
 __all__ = ["load_tokens", "store_tokens", "tokenized_cache_dir", "tokens_key"]
 
-# Part of every key: bump it when tokenize_conversations changes what it writes.
-CACHE_VERSION = 1
+# Part of every key: bump it when tokenize_conversations changes what it writes (2: the tokens
+# fingerprint hashes the arrays' bytes).
+CACHE_VERSION = 2
 _SPECIAL_KEYS = ("bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token")
 
 

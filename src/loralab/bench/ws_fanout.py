@@ -9,16 +9,19 @@ WebSockets on that one running job. It measures, over ``--seconds`` once every s
   engine, installed by this script around ``create_app``, so any checkout can be measured),
   next to the same count with no socket open (the scheduler alone);
 - latency: receipt time minus the event's ``time`` (when the step happened), over every step
-  event on every socket: p50, p95, max. It includes the reporter's flush (``--flush-seconds``);
+  event on every socket: p50, p95, max. It includes the reporter's buffer: the writer is set up
+  as a job worker is (``StoreReporter`` and ``Heartbeat`` with their defaults and the server's
+  ``heartbeat_seconds``), unless ``--flush-seconds`` sets the reporter's buffer;
 - exactly once: every socket got seqs 1..last with no gap and no repeat, and a 1000 close.
 
-    .venv/bin/python bench/ws_fanout.py [--sockets 50] [--seconds 10] [--flush-seconds 0.5]
+    .venv/bin/python -m loralab.bench.ws_fanout [--sockets 50] [--seconds 10] [--flush-seconds S]
 
-The code measured is whichever ``loralab`` the interpreter imports, so a before/after is:
+``loralab bench events`` runs it (``loralab.bench.events_workload``). The code measured is
+whichever ``loralab`` the interpreter imports, so a before/after is:
 
     git worktree add /tmp/loralab-before HEAD
-    PYTHONPATH=/tmp/loralab-before/src .venv/bin/python bench/ws_fanout.py --label before
-    .venv/bin/python bench/ws_fanout.py --label after
+    PYTHONPATH=/tmp/loralab-before/src .venv/bin/python -m loralab.bench.ws_fanout --label before
+    .venv/bin/python -m loralab.bench.ws_fanout --label after
     git worktree remove /tmp/loralab-before
 
 Everything stays on loopback; every wait is bounded.
@@ -43,6 +46,7 @@ from datetime import datetime
 from pathlib import Path
 
 HOST = "127.0.0.1"
+WORKER_MODULE = "loralab.jobs.worker"
 
 
 # -- the server process --------------------------------------------------------------------------
@@ -96,33 +100,39 @@ class _Step:
         }
 
 
-def write(data_dir: str, job_id: str, attempt: int, rate: float, steps: int, flush: float) -> None:
-    """Report ``steps`` step events at ``rate`` a second like a training run, then complete."""
+def write(
+    data_dir: str, job_id: str, attempt: int, rate: float, steps: int, flush: float | None
+) -> None:
+    """Report ``steps`` step events at ``rate`` a second like a training run, then complete.
+
+    The reporter and its heartbeat thread are the worker's own, with the worker's settings;
+    ``flush`` (seconds) replaces the reporter's buffer time when given.
+    """
+    from loralab.config import Settings
     from loralab.jobs import StoreReporter
+    from loralab.jobs.heartbeat import Heartbeat
     from loralab.store import Database
-    from loralab.store.jobs import lock_job
-    from loralab.store.tables import utcnow
 
     db = Database(f"sqlite:///{Path(data_dir) / 'loralab.db'}")
-    reporter = StoreReporter(db, job_id, attempt, flush_seconds=flush)
-    done = threading.Event()
-
-    def heartbeat() -> None:  # as a worker's Heartbeat does, and its between-beat flushes
-        while not done.wait(0.5):
-            reporter.flush()
-            with db.write() as session:
-                lock_job(session, job_id).heartbeat_at = utcnow()
-
-    beats = threading.Thread(target=heartbeat, daemon=True)
-    beats.start()
+    stop = threading.Event()
+    extra = {"flush_seconds": flush} if flush is not None else {}
+    reporter = StoreReporter(db, job_id, attempt, on_lost=stop.set, **extra)
+    heartbeat = Heartbeat(
+        db,
+        job_id,
+        attempt,
+        interval=Settings(data_dir=Path(data_dir)).heartbeat_seconds,
+        stop=stop,
+        reporter=reporter,
+    )
+    heartbeat.start()
     start = time.monotonic()
     for step in range(1, steps + 1):
         time.sleep(max(0.0, start + step / rate - time.monotonic()))
         reporter.report(_Step(step, steps))
         if step % 10 == 0:
             reporter.log(f"step {step}")
-    done.set()
-    beats.join(timeout=10)
+    heartbeat.close()
     reporter.close("completed", exit_code=0)
     db.dispose()
 
@@ -217,6 +227,15 @@ async def _browsers(port: int, job_id: str, sockets: int, window: dict) -> list[
     return outs
 
 
+def _reporter_default(name: str) -> float:
+    """A setting of the reporter as a job worker runs it (its default)."""
+    import inspect
+
+    from loralab.jobs import StoreReporter
+
+    return inspect.signature(StoreReporter).parameters[name].default
+
+
 def _percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
@@ -227,8 +246,14 @@ def main() -> None:
     p.add_argument("--sockets", type=int, default=50)
     p.add_argument("--seconds", type=float, default=10.0, help="measured time with sockets open")
     p.add_argument("--steps-per-second", type=float, default=20.0)
-    p.add_argument("--flush-seconds", type=float, default=0.5, help="the reporter's (worker's)")
+    p.add_argument(
+        "--flush-seconds",
+        type=float,
+        default=None,
+        help="the reporter's buffer (default: the worker's)",
+    )
     p.add_argument("--label", default="")
+    p.add_argument("--as", dest="role", help=argparse.SUPPRESS)
     p.add_argument("--serve", nargs=3, metavar=("DATA_DIR", "PORT", "COUNT_FILE"))
     p.add_argument("--write", nargs=6, metavar=("DATA_DIR", "JOB", "ATTEMPT", "RATE", "N", "FL"))
     a = p.parse_args()
@@ -236,11 +261,11 @@ def main() -> None:
         return serve(a.serve[0], int(a.serve[1]), a.serve[2])
     if a.write:
         d, job, attempt, rate, n, flush = a.write
-        return write(d, job, int(attempt), float(rate), int(n), float(flush))
+        return write(d, job, int(attempt), float(rate), int(n), float(flush) if flush else None)
 
     import loralab
 
-    me = [sys.executable, str(Path(__file__).resolve())]
+    me = [sys.executable, "-m", "loralab.bench.ws_fanout"]
     warmup = 2.0
     steps = int(a.steps_per_second * (warmup + a.seconds + 1))  # still running at the end
     inf = float("inf")
@@ -271,7 +296,11 @@ def main() -> None:
                         str(attempt),
                         str(a.steps_per_second),
                         str(steps),
-                        str(a.flush_seconds),
+                        str(a.flush_seconds or ""),
+                        # The heartbeat records this pid on the job: the scheduler takes it
+                        # for the job's worker only if the worker module is on its command line.
+                        "--as",
+                        WORKER_MODULE,
                     ]
                 )
                 await asyncio.sleep(warmup)  # the backlog is sent; the run is in full swing
@@ -300,7 +329,10 @@ def main() -> None:
         "loralab": str(Path(loralab.__file__).parent),
         "sockets": a.sockets,
         "steps_per_second": a.steps_per_second,
-        "flush_seconds": a.flush_seconds,
+        "flush_seconds": (
+            a.flush_seconds if a.flush_seconds is not None else _reporter_default("flush_seconds")
+        ),
+        "min_write_seconds": _reporter_default("min_write_seconds"),
         "idle_queries_per_second": round(idle, 1),
         "queries_per_second": round(busy, 1),
         "latency_p50_ms": round(1000 * statistics.median(latencies), 1),

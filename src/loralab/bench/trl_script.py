@@ -1,14 +1,18 @@
-"""The baseline: the plain TRL script a user would otherwise write for LoRA SFT.
+"""The baseline: the plain TRL + PEFT script a user would otherwise write for LoRA SFT.
 
-Run by bench/run.py in its own process, so peak memory is this script's alone. It prints one JSON
-line with its measurements.
+Nothing of loralab's: a tutorial's ``SFTTrainer`` on a ``messages`` dataset with TRL's own
+defaults (padded batches, gradient checkpointing on, torch's own thread count), and the same
+model, data, LoRA settings, batch, length and learning rate as the loralab run beside it.
+``--padding-free`` and ``--no-checkpointing`` give the *tuned* script: the two switches TRL
+already has. Run by ``loralab bench`` in its own process; prints one JSON line last.
+
+    python -m loralab.bench.trl_script --model M --data rows.parquet --out DIR [--save]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 
 import pyarrow.parquet as pq
@@ -33,12 +37,17 @@ class Losses(TrainerCallback):
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=2)
-    p.add_argument("--grad-accum", type=int, default=4)
-    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--data", required=True, help="FineTome-format Parquet (conversations)")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--steps", type=int, default=-1, help="-1: the whole epochs")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--max-length", type=int, default=1024)
+    p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--threads", type=int, default=0, help="0 leaves torch's default")
+    p.add_argument("--padding-free", action="store_true")
+    p.add_argument("--no-checkpointing", action="store_true")
+    p.add_argument("--save", action="store_true", help="save the adapter to --out")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     if a.threads:
@@ -54,15 +63,18 @@ def main() -> None:
     model = AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.float32)
     args = SFTConfig(
         output_dir=a.out,
+        num_train_epochs=a.epochs,
         max_steps=a.steps,
         per_device_train_batch_size=a.batch_size,
         gradient_accumulation_steps=a.grad_accum,
-        learning_rate=2e-4,
+        learning_rate=a.lr,
         lr_scheduler_type="cosine",
         warmup_steps=0.03,  # transformers 5: a float below 1 is a ratio
         logging_steps=1,
         save_strategy="no",
-        max_length=a.max_length,
+        max_length=None if a.padding_free else a.max_length,
+        padding_free=a.padding_free,
+        gradient_checkpointing=not a.no_checkpointing,
         bf16=False,  # TRL defaults to bf16, which fails on CPU
         use_cpu=not torch.cuda.is_available(),
         report_to="none",
@@ -81,16 +93,17 @@ def main() -> None:
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    samples = a.steps * a.batch_size * a.grad_accum
+    if a.save:
+        trainer.save_model(a.out)
+    tail = losses.losses[-5:]
     print(
         json.dumps(
             {
-                "impl": "trl-script",
-                "seconds": round(seconds, 2),
-                "samples_per_second": round(samples / seconds, 2),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-                "final_loss": round(sum(losses.losses[-5:]) / len(losses.losses[-5:]), 4),
+                "train_seconds": round(seconds, 2),
+                "steps": trainer.state.global_step,
+                "final_loss": round(sum(tail) / len(tail), 4) if tail else None,
                 "threads": torch.get_num_threads(),
+                "adapter": a.out if a.save else None,
             }
         )
     )

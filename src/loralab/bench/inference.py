@@ -1,13 +1,15 @@
-"""`make bench ARGS=--inference`: the inference worker against plain `model.generate`.
+"""The inference worker against plain `model.generate` (``loralab bench inference``).
 
 For each model (the tiny Qwen2, and SmolLM2-135M-Instruct when its folder is cached by the
-test fixture), a real worker process (`python -m loralab.inference.worker`) and plain
+test fixture or given with ``--smollm2``), a real worker process
+(`python -m loralab.inference.worker`) and plain
 `model.generate` in this process answer the same chat prompt greedily, in turn, `--runs`
 times; the worker's time is the client's (HTTP included). Then the time to switch adapters:
 requests of one token that alternate two adapters, against the same requests on one adapter.
-Prints a Markdown table (medians) for docs/benchmarks.md.
+Prints a Markdown table (medians) for docs/benchmarks.md, then the rows as one JSON line
+(``{"rows": [...]}``, what ``loralab.bench.inference_workload`` reads).
 
-    .venv/bin/python bench/inference.py [--runs 5] [--tokens 64]
+    .venv/bin/python -m loralab.bench.inference [--runs 5] [--tokens 64] [--models tiny,smollm2]
 """
 
 from __future__ import annotations
@@ -176,7 +178,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--tokens", type=int, default=64)
+    p.add_argument("--models", default="tiny,smollm2", help="comma-separated: tiny, smollm2")
+    p.add_argument("--smollm2", type=Path, help="the SmolLM2-135M-Instruct folder to use")
     a = p.parse_args()
+    models = {m.strip() for m in a.models.split(",") if m.strip()}
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -184,21 +189,22 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="loralab-bench-inference-") as tmp:
-        tiny = make_tiny_model(Path(tmp) / "tiny-qwen2", arch="qwen2")
-        rows.append(bench_model("tiny-qwen2", tiny, Path(tmp), a.runs, a.tokens))
-        print(json.dumps(rows[-1]), file=sys.stderr)
-        smol = _cache_dir() / "smollm2-135m-instruct"
-        if (smol / "config.json").is_file():
+        if "tiny" in models:
+            tiny = make_tiny_model(Path(tmp) / "tiny-qwen2", arch="qwen2")
+            rows.append(bench_model("tiny-qwen2", tiny, Path(tmp), a.runs, a.tokens))
+            print(json.dumps(rows[-1]), file=sys.stderr)
+        smol = a.smollm2 or _cache_dir() / "smollm2-135m-instruct"
+        if "smollm2" in models and (smol / "config.json").is_file():
             rows.append(bench_model("SmolLM2-135M-Instruct", smol, Path(tmp), a.runs, a.tokens))
             print(json.dumps(rows[-1]), file=sys.stderr)
-        else:
+        elif "smollm2" in models:
             print(f"note: {smol} not found (the smollm2 test fixture builds it); row skipped")
 
     print(
         f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
     )
-    print(f"Command: make bench ARGS='--inference --runs {a.runs} --tokens {a.tokens}'\n")
+    print(f"Command: python -m loralab.bench.inference --runs {a.runs} --tokens {a.tokens}\n")
     print(
         "| model | tokens | plain generate tok/s | worker tok/s (HTTP) | worker / plain "
         "| engine decode tok/s | adapter first load (s) | 1-token request, same adapter (s) "
@@ -213,6 +219,7 @@ def main() -> None:
             f"| {r['adapter_first_load_s']:.3f} | {r['one_token_same_s']:.4f} "
             f"| {r['one_token_switch_s']:.4f} |"
         )
+    print(json.dumps({"rows": rows}))
 
 
 if __name__ == "__main__":
