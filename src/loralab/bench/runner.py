@@ -204,6 +204,8 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         if value != value:
             return "n/a"
+        if value.is_integer() and abs(value) >= 100:  # MB, rows: no ".00"
+            return f"{value:,.0f}"
         return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value).replace("|", "\\|")
 

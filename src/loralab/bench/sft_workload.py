@@ -68,9 +68,27 @@ class _Setup:
 
 SETUPS = {
     "sft-tiny": _Setup(
-        "tiny Llama (2 layers, hidden 256)", 2000, 4, 1024, 2e-4, 2.5, None, True, False
+        "tiny Llama (2 layers, hidden 256)",
+        rows=2000,
+        batch_size=4,
+        max_length=1024,
+        learning_rate=2e-4,
+        speed_goal=2.5,
+        memory_goal=None,
+        low_memory_row=False,
+        llamafactory=True,
     ),
-    "sft-smollm2": _Setup("SmolLM2-135M-Instruct", 64, 4, 512, 2e-4, 2.5, 0.6, False, True),
+    "sft-smollm2": _Setup(
+        "SmolLM2-135M-Instruct",
+        rows=64,
+        batch_size=4,
+        max_length=512,
+        learning_rate=2e-4,
+        speed_goal=2.5,
+        memory_goal=0.6,
+        low_memory_row=True,
+        llamafactory=False,
+    ),
 }
 QUICK_ROWS = {"sft-tiny": 48, "sft-smollm2": 8}
 
