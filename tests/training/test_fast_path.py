@@ -123,7 +123,10 @@ def padded_runs(tiny_model, finetome, tmp_path_factory):
 
 def test_the_run_card_says_what_the_run_chose_and_why(padded_runs):
     speed = _card(padded_runs["first"])["speed"]
-    assert set(speed) == {"threads", "gradient_checkpointing", "group_by_length", "chunked_loss"}
+    assert set(speed) == {
+        "threads", "gradient_checkpointing", "group_by_length", "chunked_loss", "liger_kernel",
+        "attention",
+    }  # fmt: skip
     assert speed["threads"]["value"] >= 1 and "physical core" in speed["threads"]["reason"]
     # The test config sets checkpointing off; the rest is decided for a padded run on CPU.
     assert speed["gradient_checkpointing"] == {
@@ -132,6 +135,9 @@ def test_the_run_card_says_what_the_run_chose_and_why(padded_runs):
     }
     assert speed["group_by_length"]["value"] is True
     assert speed["chunked_loss"]["value"] is True
+    # No CUDA here: no Triton kernels, and attention is sdpa (what the model really runs).
+    assert speed["liger_kernel"] == {"value": False, "reason": "off: the chunked loss is on"}
+    assert speed["attention"] == {"value": "sdpa", "reason": "model.attn_implementation: auto"}
     assert all(choice["reason"] for choice in speed.values())
     readme = (padded_runs["first"].result.output_dir / "README.md").read_text()
     assert "length-grouped batches on" in readme and "chunked loss on" in readme
@@ -170,3 +176,66 @@ def test_another_max_seq_length_misses_the_cache(padded_runs):
     first = _card(padded_runs["first"])["data"]
     assert shorter["tokens_cache"] == "miss"
     assert shorter["tokens_fingerprint"] != first["tokens_fingerprint"]
+
+
+def test_liger_kernel_is_chosen_for_cuda_with_the_package_and_refused_without(
+    monkeypatch, tmp_path
+):
+    import importlib.util
+
+    from loralab.errors import Unsupported
+    from loralab.training.builders import choose_liger_kernel
+
+    real_find_spec = importlib.util.find_spec
+    installed = {"liger_kernel": False}
+
+    def find_spec(name, *args):
+        if name in installed:
+            return object() if installed[name] else None
+        return real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    auto = choose_liger_kernel(None, "cpu", chunked_loss=False)
+    assert auto.value is False and "need CUDA" in auto.reason
+    auto = choose_liger_kernel(None, "cuda", chunked_loss=False)
+    assert auto.value is False and "pip install loralab[gpu]" in auto.reason
+    with pytest.raises(Unsupported, match="needs a CUDA GPU and liger-kernel") as err:
+        choose_liger_kernel(True, "cpu", chunked_loss=False)
+    assert "Leave train.liger_kernel empty" in err.value.fix
+    installed["liger_kernel"] = True
+    assert choose_liger_kernel(None, "cuda", chunked_loss=False).value is True
+    assert choose_liger_kernel(True, "cuda", chunked_loss=False).value is True
+    assert choose_liger_kernel(False, "cuda", chunked_loss=False).value is False
+    # Never together with the chunked loss: both replace the loss path.
+    assert choose_liger_kernel(None, "cuda", chunked_loss=True).value is False
+    config = build_sft_config(
+        tiny_config(tmp_path / "model", tmp_path / "rows.jsonl", tmp_path / "out"),
+        tmp_path / "out", device="cpu", model_dtype=None, has_eval=False,
+        gradient_checkpointing=False, group_by_length=False, liger_kernel=False,
+    )  # fmt: skip
+    assert config.use_liger_kernel is False
+
+
+def test_auto_attention_is_flash_attention_2_on_cuda_with_flash_attn_and_half_precision(
+    monkeypatch,
+):
+    import importlib.util
+
+    import torch
+
+    from loralab.models.loader import _attn_implementation
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: object() if name == "flash_attn" else real_find_spec(name, *a),
+    )
+    assert _attn_implementation("auto", True, torch.bfloat16) == "flash_attention_2"
+    assert _attn_implementation("auto", True, torch.float16) == "flash_attention_2"
+    assert _attn_implementation("auto", True, torch.float32) == "sdpa"  # FA2 needs half
+    assert _attn_implementation("auto", False, torch.bfloat16) == "sdpa"
+    assert _attn_implementation("sdpa", True, torch.bfloat16) == "sdpa"  # the setting wins
+    monkeypatch.setattr(importlib.util, "find_spec", real_find_spec)
+    if real_find_spec("flash_attn") is None:
+        assert _attn_implementation("auto", True, torch.bfloat16) == "sdpa"

@@ -77,7 +77,10 @@ class ModelConfig(_Section):
     )
     attn_implementation: Literal["auto", "sdpa", "eager", "flash_attention_2"] = Field(
         default="auto",
-        description="Attention kernel. 'auto' uses sdpa; flash_attention_2 needs a CUDA GPU.",
+        description=(
+            "Attention kernel. 'auto' is flash_attention_2 on a CUDA GPU with flash-attn "
+            "installed and a bf16/fp16 model, else sdpa; flash_attention_2 needs a CUDA GPU."
+        ),
     )
     trust_remote_code: bool = Field(
         default=False,
@@ -265,6 +268,14 @@ class SFTConfig(TrainBase):
             "Compute the loss a few hundred tokens at a time, so the logits of the whole batch "
             "over the vocabulary are never held at once. Empty = on when training on the CPU "
             "(measured faster and leaner than TRL's own there); on GPU TRL's fused loss stays."
+        ),
+    )
+    liger_kernel: bool | None = Field(
+        default=None,
+        description=(
+            "Liger-Kernel's fused Triton layers (RMSNorm, RoPE, SwiGLU) on a CUDA GPU. Empty = on "
+            "when training on CUDA with liger-kernel installed (pip install loralab[gpu]); "
+            "true needs both."
         ),
     )
 

@@ -42,8 +42,16 @@ def resolve_torch_dtype(dtype: str, *, cuda: bool | None = None) -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def _attn_implementation(wanted: str, cuda: bool) -> str:
+def _attn_implementation(wanted: str, cuda: bool, dtype: Any = None) -> str:
+    """``auto`` is FlashAttention-2 on CUDA with flash-attn installed and a half-precision
+    model (its kernels need bf16/fp16; padding-free batches then use its varlen path), else sdpa.
+    """
     if wanted == "auto":
+        import torch
+
+        half = dtype in (torch.bfloat16, torch.float16)
+        if cuda and half and importlib.util.find_spec("flash_attn") is not None:
+            return "flash_attention_2"
         return "sdpa"
     if wanted == "flash_attention_2":
         if not cuda:
@@ -194,7 +202,7 @@ def load_model_and_tokenizer(cfg: ModelConfig, *, for_training: bool = True):
     dtype = resolve_torch_dtype(cfg.dtype, cuda=cuda)
     kwargs: dict[str, Any] = {
         "dtype": dtype,  # transformers 5: ``torch_dtype`` is deprecated
-        "attn_implementation": _attn_implementation(cfg.attn_implementation, cuda),
+        "attn_implementation": _attn_implementation(cfg.attn_implementation, cuda, dtype),
         "revision": cfg.revision,
         "trust_remote_code": cfg.trust_remote_code,
         "local_files_only": source.offline_ok and hub_is_offline(),

@@ -234,7 +234,9 @@ def _built_or_building(
                 info = describe_model_folder(folder)
                 row = store.add_model(session, name=name, path=str(folder), info=info)
             return DemoModelBuild(model=_to_model(row), job=None)
-    for status in ("running", "queued"):
+    # Queued before running: a job only moves from queued to running, and the scheduler starts
+    # one the moment it is queued, so looking at running first could miss it in between.
+    for status in ("queued", "running"):
         for job in list_jobs(db, status, kind=kind):
             if all(job.config.get(key) == value for key, value in spec.items()):
                 return DemoModelBuild(model=None, job=job)

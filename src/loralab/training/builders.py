@@ -18,6 +18,7 @@ __all__ = [
     "build_lora_config",
     "choose_gradient_checkpointing",
     "choose_group_by_length",
+    "choose_liger_kernel",
     "memory_available",
     "trainer_kwargs",
 ]
@@ -39,6 +40,38 @@ class Choice:
     def facts(self) -> dict[str, Any]:
         """For the run card."""
         return {"value": self.value, "reason": self.reason}
+
+
+def choose_liger_kernel(setting: bool | None, device: str, *, chunked_loss: bool) -> Choice:
+    """Whether an SFT run applies Liger-Kernel's layer kernels (``use_liger_kernel``), and why.
+
+    ``setting`` is ``train.liger_kernel``. Empty (auto) means on when training on CUDA with
+    ``liger_kernel`` importable; never with loralab's chunked loss (both replace the loss path).
+
+    Raises:
+        Unsupported: ``true`` without CUDA or without the package.
+    """
+    import importlib.util
+
+    installed = importlib.util.find_spec("liger_kernel") is not None
+    if setting is False:
+        return Choice(False, "train.liger_kernel")
+    if setting and (device != "cuda" or not installed):
+        has = "no CUDA GPU" if device != "cuda" else "a CUDA GPU but no liger-kernel"
+        raise Unsupported(
+            f"train.liger_kernel: true needs a CUDA GPU and liger-kernel; this machine has {has}.",
+            fix="Leave train.liger_kernel empty (chosen per machine), or install loralab[gpu] "
+            "on a CUDA machine.",
+        )
+    if chunked_loss:
+        return Choice(False, "off: the chunked loss is on")
+    if setting:
+        return Choice(True, "train.liger_kernel")
+    if device != "cuda":
+        return Choice(False, f"off: Triton kernels need CUDA (training on {device})")
+    if not installed:
+        return Choice(False, "off: liger-kernel is not installed (pip install loralab[gpu])")
+    return Choice(True, "on: CUDA with liger-kernel installed")
 
 
 def build_lora_config(lora: LoraConfig):

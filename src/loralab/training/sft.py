@@ -24,9 +24,11 @@ from typing import Any
 
 from loralab.config import RunConfig
 from loralab.training.builders import (
+    Choice,
     build_lora_config,
     choose_gradient_checkpointing,
     choose_group_by_length,
+    choose_liger_kernel,
     trainer_kwargs,
 )
 from loralab.training.callbacks import RunFacts, training_callbacks
@@ -82,6 +84,13 @@ def run_sft(
     speed["chunked_loss"] = choose_chunked_loss(t.chunked_loss, device, model)
     speed["gradient_checkpointing"] = choose_gradient_checkpointing(
         config, device, chunked_loss=speed["chunked_loss"].value
+    )
+    speed["liger_kernel"] = choose_liger_kernel(
+        t.liger_kernel, device, chunked_loss=speed["chunked_loss"].value
+    )
+    speed["attention"] = Choice(
+        model.config._attn_implementation,
+        f"model.attn_implementation: {config.model.attn_implementation}",
     )
     if _stop_requested(stop):
         return _stopped_before_training(layout, reporter)
@@ -144,6 +153,7 @@ def run_sft(
                 has_eval=bool(eval_data),
                 gradient_checkpointing=speed["gradient_checkpointing"].value,
                 group_by_length=speed["group_by_length"].value,
+                liger_kernel=speed["liger_kernel"].value,
             ),
             train_dataset=train_data.dataset,
             eval_dataset=eval_data.dataset if eval_data else None,
@@ -227,6 +237,7 @@ def build_sft_config(
     has_eval: bool,
     gradient_checkpointing: bool | None = None,
     group_by_length: bool | None = None,
+    liger_kernel: bool = False,
 ):
     """The ``trl.SFTConfig`` for this run (see ``builders.trainer_kwargs`` for the shared part).
 
@@ -263,6 +274,7 @@ def build_sft_config(
         assistant_only_loss=False,
         completion_only_loss=False,
         dataset_num_proc=None,
+        use_liger_kernel=liger_kernel,  # decided by choose_liger_kernel (CUDA only)
     )
 
 

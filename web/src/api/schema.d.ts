@@ -2842,7 +2842,7 @@ export interface components {
             quantization: "none" | "4bit" | "8bit";
             /**
              * Attn Implementation
-             * @description Attention kernel. 'auto' uses sdpa; flash_attention_2 needs a CUDA GPU.
+             * @description Attention kernel. 'auto' is flash_attention_2 on a CUDA GPU with flash-attn installed and a bf16/fp16 model, else sdpa; flash_attention_2 needs a CUDA GPU.
              * @default auto
              * @enum {string}
              */
@@ -3415,6 +3415,11 @@ export interface components {
              * @description Compute the loss a few hundred tokens at a time, so the logits of the whole batch over the vocabulary are never held at once. Empty = on when training on the CPU (measured faster and leaner than TRL's own there); on GPU TRL's fused loss stays.
              */
             chunked_loss?: boolean | null;
+            /**
+             * Liger Kernel
+             * @description Liger-Kernel's fused Triton layers (RMSNorm, RoPE, SwiGLU) on a CUDA GPU. Empty = on when training on CUDA with liger-kernel installed (pip install loralab[gpu]); true needs both.
+             */
+            liger_kernel?: boolean | null;
         };
         /**
          * SamplePage
