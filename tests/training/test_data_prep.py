@@ -83,12 +83,16 @@ def _per_token_losses(model, batch) -> torch.Tensor:
     return losses[labels.reshape(-1) != -100]
 
 
-@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+@pytest.mark.parametrize("attn", ["sdpa", "eager", "sdpa_packed"])
 def test_padding_free_and_padded_batches_give_the_same_per_token_loss(
     tiny_model, tokenizer, rows, attn
 ):
     from transformers import AutoModelForCausalLM
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    from loralab.models.packed_attention import register_packed_attention
+
+    register_packed_attention()  # sdpa_packed: what padding-free runs on the CPU train with
 
     data = tokenize_conversations(rows[:4], tokenizer, max_length=1024)
     examples = [data.dataset[i] for i in range(len(data.dataset))]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
@@ -37,6 +36,7 @@ from loralab.bench.runner import (
     module_argv,
     peak_rss_mb,
     run_interleaved,
+    sample_file,
     write_json_line,
 )
 
@@ -80,19 +80,6 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in fh)
 
 
-def sample_data_dir() -> Path:
-    """``$LORALAB_SHARED_DATA``, else ``../shared/data`` beside the repo (as the tests find it)."""
-    env = os.environ.get("LORALAB_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
-
-def _sample_path() -> Path:
-    path = sample_data_dir() / _SAMPLE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: set LORALAB_SHARED_DATA to the sample data")
-    return path
-
-
 def _tiny_model(work_dir: Path) -> Path:
     from loralab.models import make_tiny_model
 
@@ -106,7 +93,7 @@ def run(name: str, options: BenchOptions) -> WorkloadResult:
     """Validate + tokenize ``100k`` rows (``quick``: 2k) as loralab and as pandas, side by side."""
     rows = QUICK_ROWS if options.quick else FULL_ROWS
     work = options.work_dir / "data"
-    data = build_finetome_jsonl(_sample_path(), work / f"finetome_{rows}.jsonl", rows)
+    data = build_finetome_jsonl(sample_file(_SAMPLE), work / f"finetome_{rows}.jsonl", rows)
     model = _tiny_model(options.work_dir)
     common = ["--data", str(data), "--model", str(model), "--max-length", str(MAX_LENGTH)]
     plan = [

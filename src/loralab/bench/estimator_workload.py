@@ -25,7 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-from loralab.bench.data_workload import sample_data_dir
 from loralab.bench.runner import (
     BenchOptions,
     Goal,
@@ -37,6 +36,7 @@ from loralab.bench.runner import (
     module_argv,
     peak_rss_mb,
     run_interleaved,
+    sample_file,
     write_json_line,
 )
 
@@ -70,13 +70,6 @@ def build_long_conversations(sample: Path, out: Path, rows: int) -> Path:
     return out
 
 
-def _sample_path() -> Path:
-    path = sample_data_dir() / _SAMPLE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: set LORALAB_SHARED_DATA to the sample data")
-    return path
-
-
 def _models(options: BenchOptions) -> list[tuple[str, Path]]:
     from loralab.models import STARTER_NAME, build_starter_model, make_tiny_model
 
@@ -96,7 +89,7 @@ def run(name: str, options: BenchOptions) -> WorkloadResult:
     """Estimate vs measured peak RSS for each model, whole processes, interleaved."""
     work = options.work_dir / "estimator"
     steps = 2 if options.quick else 3
-    data = build_long_conversations(_sample_path(), work / "long_conversations.jsonl", 48)
+    data = build_long_conversations(sample_file(_SAMPLE), work / "long_conversations.jsonl", 48)
     plan = []
     for label, folder in _models(options):
         out = work / "runs" / label.split()[0].lower()

@@ -32,6 +32,7 @@ __all__ = [
     "ratio_text",
     "run_interleaved",
     "run_process",
+    "sample_file",
 ]
 
 
@@ -241,6 +242,29 @@ def write_json_line(payload: dict) -> None:
 def module_argv(module: str, *args: str) -> list[str]:
     """Run a module of this package with the same interpreter: ``python -m loralab.bench.x``."""
     return [sys.executable, "-m", module, *args]
+
+
+def sample_file(relative: str) -> Path:
+    """A file of the sample datasets: ``$LORALAB_SHARED_DATA/relative``, else ``../shared/data``
+    beside the checkout (where the tests find it too).
+
+    Raises:
+        FileNotFoundError: neither holds it; the message says what to set.
+    """
+    env = os.environ.get("LORALAB_SHARED_DATA")
+    if env:
+        candidates = [Path(env) / relative]
+    else:
+        here = Path(__file__).resolve()
+        candidates = [parent.parent / "shared" / "data" / relative for parent in here.parents]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    where = f"LORALAB_SHARED_DATA ({env})" if env else "../shared/data beside the checkout"
+    raise FileNotFoundError(
+        f"The sample file {relative} is not in {where}; set LORALAB_SHARED_DATA to the folder "
+        "that holds formats/."
+    )
 
 
 def read_record(path: Path) -> str:

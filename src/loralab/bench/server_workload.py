@@ -44,6 +44,7 @@ from loralab.bench.runner import (
     median_of,
     module_argv,
     run_process,
+    sample_file,
     write_json_line,
 )
 
@@ -57,11 +58,7 @@ STARTUP_GOAL_S = 10.0
 
 def _data_file() -> Path:
     env = os.environ.get("LORALAB_BENCH_DATA")
-    if env:
-        return Path(env)
-    shared = os.environ.get("LORALAB_SHARED_DATA")
-    root = Path(shared) if shared else Path(__file__).resolve().parents[4] / "shared" / "data"
-    return root / "formats" / "finetome_sample.parquet"
+    return Path(env) if env else sample_file("formats/finetome_sample.parquet")
 
 
 def _sft_config(quick: bool) -> dict[str, Any]:

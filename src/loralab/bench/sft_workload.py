@@ -41,6 +41,7 @@ from loralab.bench.runner import (
     ratio_text,
     run_interleaved,
     run_process,
+    sample_file,
 )
 
 __all__ = ["run"]
@@ -128,30 +129,12 @@ def _model(name: str, options: BenchOptions) -> Path:
     )
 
 
-def shared_data_dir() -> Path:
-    """``../shared/data`` beside the checkout (``LORALAB_SHARED_DATA`` overrides)."""
-    import os
-
-    env = os.environ.get("LORALAB_SHARED_DATA")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent.parent / "shared" / "data"
-        if (candidate / SAMPLE).exists():
-            return candidate
-    raise FileNotFoundError(
-        "The FineTome sample (shared/data/formats/finetome_sample.parquet) was not found beside "
-        "the checkout; set LORALAB_SHARED_DATA to the folder that holds formats/."
-    )
-
-
 def _data(work: Path, rows: int) -> tuple[Path, Path]:
     """``rows`` training rows drawn from the sample (shuffled repeats) and disjoint held-out rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    sample = pq.read_table(shared_data_dir() / SAMPLE).to_pylist()
+    sample = pq.read_table(sample_file(SAMPLE)).to_pylist()
     rng = random.Random(0)
     rng.shuffle(sample)
     heldout, pool = sample[:HELDOUT_ROWS], sample[HELDOUT_ROWS:]

@@ -16,6 +16,7 @@ from loralab.errors import ConfigError, FieldProblem, LoralabError, Unsupported
 __all__ = [
     "Choice",
     "build_lora_config",
+    "choose_attention",
     "choose_gradient_checkpointing",
     "choose_group_by_length",
     "choose_liger_kernel",
@@ -72,6 +73,36 @@ def choose_liger_kernel(setting: bool | None, device: str, *, chunked_loss: bool
     if not installed:
         return Choice(False, "off: liger-kernel is not installed (pip install loralab[gpu])")
     return Choice(True, "on: CUDA with liger-kernel installed")
+
+
+def choose_attention(config: RunConfig, device: str, model: Any) -> Choice:
+    """The attention kernel an SFT run trains with, and why; switches the loaded model to it.
+
+    With ``model.attn_implementation: auto``, padding-free batches on the CPU take
+    ``sdpa_packed`` (``loralab.models.packed_attention``: each packed sequence attends alone,
+    with the causal kernel and no block mask) where the model allows it; otherwise, and for
+    any other setting, what the model loaded with.
+    """
+    from loralab.models.packed_attention import (
+        packed_attention_unsupported,
+        register_packed_attention,
+    )
+
+    loaded = model.config._attn_implementation
+    setting = f"model.attn_implementation: {config.model.attn_implementation}"
+    if config.model.attn_implementation != "auto":
+        return Choice(loaded, setting)
+    padding_free = getattr(config.train, "padding_free", False)
+    if device != "cpu" or not padding_free:
+        return Choice(loaded, setting)
+    why_not = packed_attention_unsupported(model.config)
+    if why_not:
+        return Choice(loaded, f"{setting} ({why_not}, so not sdpa_packed)")
+    model.set_attn_implementation(register_packed_attention())
+    return Choice(
+        model.config._attn_implementation,
+        "auto: padding-free batches on the CPU, each sequence attends alone (no block mask)",
+    )
 
 
 def build_lora_config(lora: LoraConfig):

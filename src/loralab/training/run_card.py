@@ -159,6 +159,7 @@ def _speed_line(speed: dict[str, dict[str, Any]]) -> str:
         ("gradient_checkpointing", "gradient checkpointing"),
         ("group_by_length", "length-grouped batches"),
         ("chunked_loss", "chunked loss"),
+        ("fused_lora", "fused LoRA layers"),
     ):
         if name in speed:
             parts.append(f"{label} {'on' if speed[name]['value'] else 'off'}")

@@ -11,7 +11,9 @@ it only batches them.
 
 The fast path is decided at run time and written to the run card with its reasons: torch
 threads from the machine's cores, gradient checkpointing from the memory estimate,
-length-grouped batches when padded, and the chunked loss (``chunked_loss.py``) on CPU.
+length-grouped batches when padded, the chunked loss (``chunked_loss.py``) on CPU, per-sequence
+attention for padding-free batches on CPU (``loralab.models.packed_attention``) and fused
+LoRA layers (``fused_lora.py``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from typing import Any
 
 from loralab.config import RunConfig
 from loralab.training.builders import (
-    Choice,
     build_lora_config,
+    choose_attention,
     choose_gradient_checkpointing,
     choose_group_by_length,
     choose_liger_kernel,
@@ -80,6 +82,7 @@ def run_sft(
     # After loading: a hub model's size is known once its config is in the cache. The loss
     # is decided first, so the memory estimate counts the logits this run will really hold.
     from loralab.training.chunked_loss import ChunkedLossSFTTrainer, choose_chunked_loss
+    from loralab.training.fused_lora import apply_fused_lora, choose_fused_lora
 
     speed["chunked_loss"] = choose_chunked_loss(t.chunked_loss, device, model)
     speed["gradient_checkpointing"] = choose_gradient_checkpointing(
@@ -88,10 +91,8 @@ def run_sft(
     speed["liger_kernel"] = choose_liger_kernel(
         t.liger_kernel, device, chunked_loss=speed["chunked_loss"].value
     )
-    speed["attention"] = Choice(
-        model.config._attn_implementation,
-        f"model.attn_implementation: {config.model.attn_implementation}",
-    )
+    speed["fused_lora"] = choose_fused_lora(t.fused_lora, config.lora)
+    speed["attention"] = choose_attention(config, device, model)
     if _stop_requested(stop):
         return _stopped_before_training(layout, reporter)
 
@@ -162,6 +163,8 @@ def run_sft(
             callbacks=[stop_cb, ckpt_cb, progress_cb],
         )
     trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; our reporter shows progress
+    if speed["fused_lora"].value:
+        apply_fused_lora(trainer.model)
 
     # 5. Train (from the last complete checkpoint when resuming).
     mark = time.monotonic()

@@ -1447,6 +1447,11 @@ export interface components {
              */
             cpu_threads?: number | null;
             /**
+             * Fused Lora
+             * @description Compute each LoRA layer as one fused step (three matrix products, one autograd node) instead of PEFT's six modules and operations: same numbers, less overhead per step. Empty = on for vanilla LoRA without dropout (the default); false keeps PEFT's layers.
+             */
+            fused_lora?: boolean | null;
+            /**
              * @description Training method. (enum property replaced by openapi-typescript)
              * @enum {string}
              */
@@ -1976,6 +1981,11 @@ export interface components {
              * @description Torch threads per process on CPU. Empty = the physical cores this process may use, shared among the CPU jobs running at once.
              */
             cpu_threads?: number | null;
+            /**
+             * Fused Lora
+             * @description Compute each LoRA layer as one fused step (three matrix products, one autograd node) instead of PEFT's six modules and operations: same numbers, less overhead per step. Empty = on for vanilla LoRA without dropout (the default); false keeps PEFT's layers.
+             */
+            fused_lora?: boolean | null;
             /**
              * @description Training method. (enum property replaced by openapi-typescript)
              * @enum {string}
@@ -2537,6 +2547,11 @@ export interface components {
              */
             cpu_threads?: number | null;
             /**
+             * Fused Lora
+             * @description Compute each LoRA layer as one fused step (three matrix products, one autograd node) instead of PEFT's six modules and operations: same numbers, less overhead per step. Empty = on for vanilla LoRA without dropout (the default); false keeps PEFT's layers.
+             */
+            fused_lora?: boolean | null;
+            /**
              * @description Training method. (enum property replaced by openapi-typescript)
              * @enum {string}
              */
@@ -2998,6 +3013,11 @@ export interface components {
              */
             cpu_threads?: number | null;
             /**
+             * Fused Lora
+             * @description Compute each LoRA layer as one fused step (three matrix products, one autograd node) instead of PEFT's six modules and operations: same numbers, less overhead per step. Empty = on for vanilla LoRA without dropout (the default); false keeps PEFT's layers.
+             */
+            fused_lora?: boolean | null;
+            /**
              * @description Training method. (enum property replaced by openapi-typescript)
              * @enum {string}
              */
@@ -3388,6 +3408,11 @@ export interface components {
              * @description Torch threads per process on CPU. Empty = the physical cores this process may use, shared among the CPU jobs running at once.
              */
             cpu_threads?: number | null;
+            /**
+             * Fused Lora
+             * @description Compute each LoRA layer as one fused step (three matrix products, one autograd node) instead of PEFT's six modules and operations: same numbers, less overhead per step. Empty = on for vanilla LoRA without dropout (the default); false keeps PEFT's layers.
+             */
+            fused_lora?: boolean | null;
             /**
              * @description Training method. (enum property replaced by openapi-typescript)
              * @enum {string}
