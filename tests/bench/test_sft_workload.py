@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -69,6 +70,8 @@ def test_the_sft_workload_compares_loralab_with_plain_trl_as_whole_processes(
         "plain TRL script (its defaults)",
         "TRL script, padding-free + no checkpointing",
         "loralab train (its defaults)",
+        "loralab train, model.attn_implementation: sdpa",  # one part of the fast path off
+        "loralab train, fused_lora: false",
     ):
         runs, wall, vs_trl, loop_s, tps, _, rss, _, loss = rows[label]
         assert runs == "1" and float(wall) > float(loop_s) > 0
@@ -79,5 +82,9 @@ def test_the_sft_workload_compares_loralab_with_plain_trl_as_whole_processes(
     assert "whole process vs plain TRL" in out and ">= 2.5x faster" in out
     # Every adapter was trained and scored; a quick run is never recorded as figures.
     assert (tmp_path / "sft-tiny" / "loralab-0" / "run" / "adapter").is_dir()
+    card = json.loads(
+        (tmp_path / "sft-tiny" / "loralab-sdpa-0" / "run" / "run_card.json").read_text()
+    )
+    assert card["speed"]["attention"]["value"] == "sdpa"
     assert (tmp_path / "sft-tiny" / "trl-0" / "adapter_config.json").exists()
     assert "not recorded" in done.stderr and not (tmp_path / "benchmarks.md").exists()

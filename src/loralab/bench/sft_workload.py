@@ -52,6 +52,17 @@ TRL = "plain TRL script (its defaults)"
 TRL_TUNED = "TRL script, padding-free + no checkpointing"
 LORALAB = "loralab train (its defaults)"
 LORALAB_CKPT = "loralab train, gradient_checkpointing: true"
+# loralab's rows: label -> (output folder, --set overrides). The defaults, and single parts of
+# the fast path switched, so what each part is worth is measured in the same run.
+LORALAB_RUNS = {
+    LORALAB: ("loralab", ()),
+    LORALAB_CKPT: ("loralab-ckpt", ("train.gradient_checkpointing=true",)),
+    "loralab train, model.attn_implementation: sdpa": (
+        "loralab-sdpa",
+        ("model.attn_implementation=sdpa",),
+    ),
+    "loralab train, fused_lora: false": ("loralab-unfused", ("train.fused_lora=false",)),
+}
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,7 @@ class _Setup:
     learning_rate: float
     speed_goal: float  # loralab / plain TRL
     memory_goal: float | None  # loralab peak RSS / plain TRL's
-    low_memory_row: bool  # also loralab with checkpointing forced on: the memory end
+    loralab_runs: tuple[str, ...]  # labels of LORALAB_RUNS, the defaults first
     llamafactory: bool  # its two rows too (on the tiny model; SmolLM2's run would double)
 
 
@@ -76,7 +87,11 @@ SETUPS = {
         learning_rate=2e-4,
         speed_goal=2.5,
         memory_goal=None,
-        low_memory_row=False,
+        loralab_runs=(
+            LORALAB,
+            "loralab train, model.attn_implementation: sdpa",
+            "loralab train, fused_lora: false",
+        ),
         llamafactory=True,
     ),
     "sft-smollm2": _Setup(
@@ -87,7 +102,7 @@ SETUPS = {
         learning_rate=2e-4,
         speed_goal=2.5,
         memory_goal=0.6,
-        low_memory_row=True,
+        loralab_runs=(LORALAB, LORALAB_CKPT),  # the memory end of the trade-off too
         llamafactory=False,
     ),
 }
@@ -225,15 +240,13 @@ def _plan(model: Path, data: Path, work: Path, s: _Setup) -> list[Proc]:
         )
     )
     # A folder per round, so its tokens cache (beside the output) is cold: a first run's cost.
-    out = str(work / "loralab-{round}" / "run")
-    plan.append(
-        Proc(LORALAB, [*_loralab_argv(), "train", str(run_yaml), "-o", out], env={"NO_COLOR": "1"})
-    )
-    if s.low_memory_row:
-        out = str(work / "loralab-ckpt-{round}" / "run")
+    for label in s.loralab_runs:
+        folder, sets = LORALAB_RUNS[label]
+        out = str(work / f"{folder}-{{round}}" / "run")
         argv = [*_loralab_argv(), "train", str(run_yaml), "-o", out]
-        argv += ["--set", "train.gradient_checkpointing=true"]
-        plan.append(Proc(LORALAB_CKPT, argv, env={"NO_COLOR": "1"}))
+        for assignment in sets:
+            argv += ["--set", assignment]
+        plan.append(Proc(label, argv, env={"NO_COLOR": "1"}))
     return plan
 
 
@@ -246,18 +259,15 @@ def _adapter_of(proc: Proc, work: Path) -> Path:
         return work / "trl-0"
     if proc.label == TRL_TUNED:
         return work / "trl-tuned-0"
-    if proc.label == LORALAB:
-        return work / "loralab-0" / "run" / "adapter"
-    if proc.label == LORALAB_CKPT:
-        return work / "loralab-ckpt-0" / "run" / "adapter"
+    if proc.label in LORALAB_RUNS:
+        return work / f"{LORALAB_RUNS[proc.label][0]}-0" / "run" / "adapter"
     return llamafactory.adapter_dir(proc, 0)
 
 
 def _train_seconds(proc: Proc, run: Run, work: Path) -> float | None:
     """Seconds of the training loop alone (``trainer.train()``), as each one reports it."""
-    if proc.label in (LORALAB, LORALAB_CKPT):
-        folder = "loralab" if proc.label == LORALAB else "loralab-ckpt"
-        card = work / f"{folder}-{run.round}" / "run" / "run_card.json"
+    if proc.label in LORALAB_RUNS:
+        card = work / f"{LORALAB_RUNS[proc.label][0]}-{run.round}" / "run" / "run_card.json"
         return json.loads(card.read_text()).get("timings", {}).get("train")
     if proc.label in (TRL, TRL_TUNED):
         return run.out.get("train_seconds")
