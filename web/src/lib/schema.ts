@@ -109,6 +109,7 @@ const TITLES: Record<string, string> = {
   r: 'Rank (r)', alpha: 'Alpha', name_or_path: 'Model', num_epochs: 'Epochs', max_steps: 'Max steps',
   lr_scheduler: 'LR scheduler', use_rslora: 'rsLoRA', use_dora: 'DoRA', max_seq_length: 'Max sequence length',
   cpu_threads: 'CPU threads', attn_implementation: 'Attention', dtype: 'Precision (dtype)',
+  fused_lora: 'Fused LoRA',
 }
 
 export function fieldFromSchema(root: JsonSchema, path: string, raw: JsonSchema, required: boolean): FieldSpec {
