@@ -282,7 +282,7 @@ def test_chunked_loss_holds_one_chunk_of_logits_instead_of_the_whole_batch():
     full_logits = tokens * dims.vocab_size * 12  # float32 logits + log-softmax + gradient
     saved = full.breakdown.activations - auto.breakdown.activations
     assert 0.9 * full_logits < saved < full_logits
-    assert auto.total_gb < full.total_gb - 2 * saved / GB + 0.01  # RAM slack shrinks too
+    assert auto.total_gb < full.total_gb - 1.5 * saved / GB + 0.01  # RAM slack shrinks too
     # On a GPU auto keeps TRL's fused head (estimated as the full logits); set on, it chunks.
     assert estimate_memory(smollm2(), gpu).chunked_loss is False
     assert (
