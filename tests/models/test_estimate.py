@@ -15,7 +15,7 @@ Measured twice:
 Several runs share one live process (its RSS follows live memory, so each run's rise is its
 own); the default-malloc run gets a process to itself. Measured on the 2-core dev machine at
 batch 2 x 384 tokens, estimated vs measured: qwen2 47 vs 50 MiB, qwen2 with checkpointing
-34 vs 27, llama 47 vs 49; default malloc 94 (activations + slack) vs 83.
+34 vs 27, llama 47 vs 49; default malloc 71 (activations + half of them as slack) vs 83.
 """
 
 from __future__ import annotations

@@ -26,9 +26,10 @@ The estimate adds up, in bytes:
   peaks above the live activations (gone with ``MALLOC_MMAP_THRESHOLD_=131072``). How much
   above was measured (``loralab bench estimator``, ``tests/models/test_estimate.py``): 0.1-0.8x
   of the activations, less on the padding-free runs with per-sequence attention (tiny Qwen2
-  0.13x, SmolLM2-135M 0.33x at 4 x 512). The CPU slack is half the activations: the estimate
-  stays above every measured peak and within 20% of them; a whole extra copy, as before,
-  over-estimated SmolLM2 by 40%.
+  0.13x, SmolLM2-135M 0.33x at 4 x 512; 0.77x on the padded, unchunked run of the test). The
+  CPU slack is half the activations: the whole estimate is 7-11% above the bench's measured
+  peaks, and 0.85x of the test's measured rise; a whole extra copy, as before, over-estimated
+  SmolLM2 by 40%.
 
 Tokens per micro-batch are ``batch_size * max_seq_length``: the worst case, when every sample is
 truncated at the limit. Each method changes what one micro-batch holds:
