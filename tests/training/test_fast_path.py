@@ -125,7 +125,7 @@ def test_the_run_card_says_what_the_run_chose_and_why(padded_runs):
     speed = _card(padded_runs["first"])["speed"]
     assert set(speed) == {
         "threads", "gradient_checkpointing", "group_by_length", "chunked_loss", "liger_kernel",
-        "fused_lora", "attention",
+        "fused_lora", "fused_layers", "attention",
     }  # fmt: skip
     assert speed["threads"]["value"] >= 1 and "physical core" in speed["threads"]["reason"]
     # The test config sets checkpointing off; the rest is decided for a padded run on CPU.
@@ -139,10 +139,11 @@ def test_the_run_card_says_what_the_run_chose_and_why(padded_runs):
     assert speed["liger_kernel"] == {"value": False, "reason": "off: the chunked loss is on"}
     assert speed["attention"] == {"value": "sdpa", "reason": "model.attn_implementation: auto"}
     assert speed["fused_lora"] == {"value": True, "reason": "on: vanilla LoRA without dropout"}
+    assert speed["fused_layers"] == {"value": True, "reason": "on: fewer activations kept"}
     assert all(choice["reason"] for choice in speed.values())
     readme = (padded_runs["first"].result.output_dir / "README.md").read_text()
     assert "length-grouped batches on" in readme and "chunked loss on" in readme
-    assert "fused LoRA layers on" in readme
+    assert "fused LoRA layers on" in readme and "fused norm and MLP layers on" in readme
 
 
 def test_length_grouped_padded_run_trains(padded_runs):

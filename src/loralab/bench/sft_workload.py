@@ -62,6 +62,7 @@ LORALAB_RUNS = {
         ("model.attn_implementation=sdpa",),
     ),
     "loralab train, fused_lora: false": ("loralab-unfused", ("train.fused_lora=false",)),
+    "loralab train, fused_layers: false": ("loralab-nofusedlayers", ("train.fused_layers=false",)),
 }
 
 
@@ -102,7 +103,8 @@ SETUPS = {
         learning_rate=2e-4,
         speed_goal=2.5,
         memory_goal=0.6,
-        loralab_runs=(LORALAB, LORALAB_CKPT),  # the memory end of the trade-off too
+        # the memory end of the trade-off too, and the fused layers' share of the memory
+        loralab_runs=(LORALAB, LORALAB_CKPT, "loralab train, fused_layers: false"),
         llamafactory=False,
     ),
 }

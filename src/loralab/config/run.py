@@ -246,6 +246,16 @@ class TrainBase(_Section):
             "PEFT's layers."
         ),
     )
+    fused_layers: bool | None = Field(
+        default=None,
+        description=(
+            "Compute each RMSNorm and SwiGLU MLP as one fused step that keeps fewer tensors for "
+            "the backward pass (the MLP recomputes its activation instead of storing it): same "
+            "numbers, about 30% less activation memory on float32 (CPU) runs. Empty = on "
+            "(off where Liger-Kernel's kernels replace these layers); false keeps the model's "
+            "own layers. SFT only."
+        ),
+    )
 
 
 class SFTConfig(TrainBase):

@@ -11,8 +11,8 @@ The estimate adds up, in bytes:
 - **optimizer**: AdamW keeps two float32 moments (8 bytes a parameter), the 8-bit variants
   two int8 moments (2 bytes), Adafactor one factored row + column vector per matrix, SGD none.
 - **activations**: per token per block, the tensors autograd saves: norm inputs and outputs,
-  q/k/v after RoPE, attention output, the MLP's gate/up/act/product (4 x intermediate), LoRA's
-  rank-r intermediates, and dropout copies when dropout > 0. With gradient checkpointing only
+  q/k/v after RoPE, attention output, the MLP's gate/up/act/product (4 x intermediate; 2 with
+  SFT's fused layers on float32, ``training/fused_layers.py``), LoRA's rank-r intermediates, and dropout copies when dropout > 0. With gradient checkpointing only
   each block's input is kept, plus one block recomputed at a time. Auto checkpointing
   (``train.gradient_checkpointing`` empty) is decided as the run decides it: on only when the
   estimate without it is over 85% of the memory available. The logits and the float32 loss
@@ -234,6 +234,20 @@ def _loss_chunk_tokens(vocab_size: int) -> int:
     return max(16, _LOSS_CHUNK_ELEMENTS // max(1, vocab_size))
 
 
+def _mlp_saved(config: RunConfig, act_bytes: int) -> int:
+    """Intermediate-sized tensors one MLP keeps per token: gate, up, silu(gate) and their
+    product; SFT's fused layers (``training/fused_layers.py``, float32 only) keep gate, up and
+    the product (``SwiGLU``), or gate and up alone when they also compute the LoRA layers
+    (``FusedLoraMLP``: vanilla LoRA without dropout, ``train.fused_lora`` not off)."""
+    t = config.train
+    if t.method != "sft" or act_bytes != 4 or getattr(t, "fused_layers", None) is False:
+        return 4
+    lora = config.lora
+    if t.fused_lora is False or lora.dropout or lora.use_dora:
+        return 3
+    return 2
+
+
 def _activation_bytes(
     config: RunConfig,
     dims: ArchDims,
@@ -249,7 +263,8 @@ def _activation_bytes(
     n_lora = len(dims.linear_layers())
     # Elements saved per token in one block (see the module docstring). The norms keep float32
     # copies whatever the compute dtype, counted as 2 x hidden at 4 bytes each, twice.
-    per_token = (3 * h_q + 2 * kv + 4 * i + n_lora * r + 2 * h) * act_bytes + 2 * 2 * h * 4
+    mlp = _mlp_saved(config, act_bytes) * i
+    per_token = (3 * h_q + 2 * kv + mlp + n_lora * r + 2 * h) * act_bytes + 2 * 2 * h * 4
     if config.lora.dropout > 0:
         per_token += (5 * h + h_q + i) * act_bytes + (5 * h + h_q + i)  # copies + bool masks
     if checkpointing:

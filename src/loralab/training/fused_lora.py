@@ -23,7 +23,13 @@ import torch.nn.functional as F
 
 from loralab.training.builders import Choice
 
-__all__ = ["FusedLoraLinear", "apply_fused_lora", "choose_fused_lora", "remove_fused_lora"]
+__all__ = [
+    "FusedLoraLinear",
+    "apply_fused_lora",
+    "choose_fused_lora",
+    "lora_parts",
+    "remove_fused_lora",
+]
 
 
 class FusedLoraLinear(torch.autograd.Function):
@@ -73,16 +79,23 @@ class FusedForward:
         self.peft_forward = type(module).forward.__get__(module)
 
     def __call__(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        m = self.module
-        if args or kwargs or m.disable_adapters or m.merged or len(m.active_adapters) != 1:
+        parts = None if args or kwargs else lora_parts(self.module, x)
+        if parts is None:
             return self.peft_forward(x, *args, **kwargs)
-        name = m.active_adapters[0]
-        if name not in m.lora_A or not _plain(m, name, x):
-            return self.peft_forward(x, *args, **kwargs)
-        base = m.base_layer
-        return FusedLoraLinear.apply(
-            x, base.weight, base.bias, m.lora_A[name].weight, m.lora_B[name].weight, m.scaling[name]
-        )
+        return FusedLoraLinear.apply(x, *parts)
+
+
+def lora_parts(m: torch.nn.Module, x: torch.Tensor) -> tuple | None:
+    """``(weight, bias, lora_A, lora_B, scaling)`` of a PEFT ``lora.Linear`` in its plain state
+    for input ``x``, or None where PEFT's own forward must run (``_plain``; a disabled, merged
+    or mixed adapter)."""
+    if m.disable_adapters or m.merged or len(m.active_adapters) != 1:
+        return None
+    name = m.active_adapters[0]
+    if name not in m.lora_A or not _plain(m, name, x):
+        return None
+    base = m.base_layer
+    return base.weight, base.bias, m.lora_A[name].weight, m.lora_B[name].weight, m.scaling[name]
 
 
 def _plain(m: torch.nn.Module, name: str, x: torch.Tensor) -> bool:

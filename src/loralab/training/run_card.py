@@ -160,6 +160,7 @@ def _speed_line(speed: dict[str, dict[str, Any]]) -> str:
         ("group_by_length", "length-grouped batches"),
         ("chunked_loss", "chunked loss"),
         ("fused_lora", "fused LoRA layers"),
+        ("fused_layers", "fused norm and MLP layers"),
     ):
         if name in speed:
             parts.append(f"{label} {'on' if speed[name]['value'] else 'off'}")

@@ -12,8 +12,8 @@ it only batches them.
 The fast path is decided at run time and written to the run card with its reasons: torch
 threads from the machine's cores, gradient checkpointing from the memory estimate,
 length-grouped batches when padded, the chunked loss (``chunked_loss.py``) on CPU, per-sequence
-attention for padding-free batches on CPU (``loralab.models.packed_attention``) and fused
-LoRA layers (``fused_lora.py``).
+attention for padding-free batches on CPU (``loralab.models.packed_attention``), fused
+LoRA layers (``fused_lora.py``) and fused RMSNorm and MLP layers (``fused_layers.py``).
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def run_sft(
     # After loading: a hub model's size is known once its config is in the cache. The loss
     # is decided first, so the memory estimate counts the logits this run will really hold.
     from loralab.training.chunked_loss import ChunkedLossSFTTrainer, choose_chunked_loss
+    from loralab.training.fused_layers import apply_fused_layers, choose_fused_layers
     from loralab.training.fused_lora import apply_fused_lora, choose_fused_lora
 
     speed["chunked_loss"] = choose_chunked_loss(t.chunked_loss, device, model)
@@ -92,6 +93,9 @@ def run_sft(
         t.liger_kernel, device, chunked_loss=speed["chunked_loss"].value
     )
     speed["fused_lora"] = choose_fused_lora(t.fused_lora, config.lora)
+    speed["fused_layers"] = choose_fused_layers(
+        t.fused_layers, device, liger_kernel=speed["liger_kernel"].value
+    )
     speed["attention"] = choose_attention(config, device, model)
     if _stop_requested(stop):
         return _stopped_before_training(layout, reporter)
@@ -165,6 +169,8 @@ def run_sft(
     trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; our reporter shows progress
     if speed["fused_lora"].value:
         apply_fused_lora(trainer.model)
+    if speed["fused_layers"].value:
+        apply_fused_layers(trainer.model, lora=speed["fused_lora"].value)
 
     # 5. Train (from the last complete checkpoint when resuming).
     mark = time.monotonic()

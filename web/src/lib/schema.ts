@@ -110,6 +110,7 @@ const TITLES: Record<string, string> = {
   lr_scheduler: 'LR scheduler', use_rslora: 'rsLoRA', use_dora: 'DoRA', max_seq_length: 'Max sequence length',
   cpu_threads: 'CPU threads', attn_implementation: 'Attention', dtype: 'Precision (dtype)',
   fused_lora: 'Fused LoRA',
+  fused_layers: 'Fused norm and MLP layers',
 }
 
 export function fieldFromSchema(root: JsonSchema, path: string, raw: JsonSchema, required: boolean): FieldSpec {

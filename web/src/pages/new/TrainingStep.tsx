@@ -16,7 +16,7 @@ const GROUPS: { title: string; note?: string; paths: string[] }[] = [
   { title: 'Optimizer and schedule', paths: ['train.learning_rate', 'train.lr_scheduler', 'train.warmup_ratio', 'train.weight_decay', 'train.max_grad_norm', 'train.optimizer'] },
   { title: 'Evaluation', paths: ['data.eval_fraction', 'data.eval_split', 'train.eval_steps'] },
   { title: 'Checkpoints and logging', paths: ['train.save_steps', 'train.save_total_limit', 'train.logging_steps'] },
-  { title: 'Speed and memory', paths: ['train.gradient_checkpointing', 'train.padding_free', 'train.fused_lora', 'train.cpu_threads', 'train.seed'] },
+  { title: 'Speed and memory', paths: ['train.gradient_checkpointing', 'train.padding_free', 'train.fused_lora', 'train.fused_layers', 'train.cpu_threads', 'train.seed'] },
 ]
 
 // Preset names that are not plain words (GRPO's variants); the rest are shown capitalised.
