@@ -12,8 +12,9 @@ The estimate adds up, in bytes:
   two int8 moments (2 bytes), Adafactor one factored row + column vector per matrix, SGD none.
 - **activations**: per token per block, the tensors autograd saves: norm inputs and outputs,
   q/k/v after RoPE, attention output, the MLP's gate/up/act/product (4 x intermediate; 2 with
-  SFT's fused layers on float32, ``training/fused_layers.py``), LoRA's rank-r intermediates, and dropout copies when dropout > 0. With gradient checkpointing only
-  each block's input is kept, plus one block recomputed at a time. Auto checkpointing
+  SFT's fused layers on float32, ``training/fused_layers.py``), LoRA's rank-r intermediates,
+  and dropout copies when dropout > 0. With gradient checkpointing only each block's input is
+  kept, plus one block recomputed at a time. Auto checkpointing
   (``train.gradient_checkpointing`` empty) is decided as the run decides it: on only when the
   estimate without it is over 85% of the memory available. The logits and the float32 loss
   over the vocabulary come on top; for big vocabularies they dominate. SFT's chunked loss
@@ -240,7 +241,7 @@ def _mlp_saved(config: RunConfig, act_bytes: int) -> int:
     the product (``SwiGLU``), or gate and up alone when they also compute the LoRA layers
     (``FusedLoraMLP``: vanilla LoRA without dropout, ``train.fused_lora`` not off)."""
     t = config.train
-    if t.method != "sft" or act_bytes != 4 or getattr(t, "fused_layers", None) is False:
+    if t.method != "sft" or act_bytes != 4 or t.fused_layers is False:
         return 4
     lora = config.lora
     if t.fused_lora is False or lora.dropout or lora.use_dora:

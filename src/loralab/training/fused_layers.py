@@ -27,6 +27,7 @@ from __future__ import annotations
 import torch
 
 from loralab.training.builders import Choice
+from loralab.training.fused_lora import lora_linear, lora_linear_backward, lora_parts
 
 __all__ = [
     "FusedLoraMLP",
@@ -127,9 +128,9 @@ class FusedLoraMLP(torch.autograd.Function):
         gate_p, up_p, down_p = parts[0:5], parts[5:10], parts[10:15]
         shape = x.shape
         flat = x.reshape(-1, shape[-1])
-        gate, gate_r = _linear(flat, *gate_p)
-        up, up_r = _linear(flat, *up_p)
-        out, down_r = _linear(torch.nn.functional.silu(gate).mul_(up), *down_p)
+        gate, gate_r = lora_linear(flat, *gate_p)
+        up, up_r = lora_linear(flat, *up_p)
+        out, down_r = lora_linear(torch.nn.functional.silu(gate).mul_(up), *down_p)
         tensors = [p for i, p in enumerate(parts) if i % 5 != 4]  # each (weight, bias, A, B)
         ctx.save_for_backward(flat, gate, up, gate_r, up_r, down_r, *tensors)
         ctx.scalings = (gate_p[4], up_p[4], down_p[4])
@@ -146,19 +147,21 @@ class FusedLoraMLP(torch.autograd.Function):
         sig = torch.sigmoid(gate)
         silu = gate * sig
         hidden = silu * up  # down's input, recomputed
-        grad_h, grad_da, grad_db = _linear_backward(
-            grad, hidden, down_r, dw, da, db, d_s, needs[13], needs[14]
+        grad_h, grad_da, grad_db = lora_linear_backward(
+            grad, hidden, down_r, dw, da, db, d_s, need_x=True, need_a=needs[13], need_b=needs[14]
         )
         del hidden
         grad_up = grad_h * silu
         grad_gate = grad_h.mul_(up).mul_(sig.add_(silu.mul_(1 - sig)))
         del sig, silu
-        grad_x, grad_ga, grad_gb = _linear_backward(
-            grad_gate, flat, gate_r, gw, ga, gb, g_s, needs[3], needs[4]
-        )
-        grad_x_up, grad_ua, grad_ub = _linear_backward(
-            grad_up, flat, up_r, uw, ua, ub, u_s, needs[8], needs[9]
-        )
+        grad_x, grad_ga, grad_gb = lora_linear_backward(
+            grad_gate, flat, gate_r, gw, ga, gb, g_s, need_x=needs[0], need_a=needs[3],
+            need_b=needs[4],
+        )  # fmt: skip
+        grad_x_up, grad_ua, grad_ub = lora_linear_backward(
+            grad_up, flat, up_r, uw, ua, ub, u_s, need_x=needs[0], need_a=needs[8],
+            need_b=needs[9],
+        )  # fmt: skip
         grad_x = grad_x.add_(grad_x_up).view(ctx.shape) if needs[0] else None
         return (
             grad_x,
@@ -168,46 +171,17 @@ class FusedLoraMLP(torch.autograd.Function):
         )
 
 
-def _linear(flat, weight, bias, lora_a, lora_b, scaling):
-    """``flat @ weight.T + bias`` plus the LoRA product; returns it and the rank-r projection."""
-    out = torch.nn.functional.linear(flat, weight, bias)
-    if lora_a is None:
-        return out, None
-    projected = flat @ lora_a.t()
-    out.addmm_(projected, lora_b.t(), alpha=scaling)
-    return out, projected
-
-
-def _linear_backward(grad, flat, projected, weight, lora_a, lora_b, scaling, need_a, need_b):
-    """The input's gradient of ``_linear`` and the LoRA pair's (None where not needed)."""
-    grad_x = grad @ weight
-    grad_a = grad_b = None
-    if lora_a is not None:
-        g_b = grad @ lora_b
-        grad_x.addmm_(g_b, lora_a, alpha=scaling)
-        if need_a:
-            grad_a = (g_b.t() @ flat).mul_(scaling)
-        if need_b:
-            grad_b = (grad.t() @ projected).mul_(scaling)
-    return grad_x, grad_a, grad_b
-
-
-def _projection(m: torch.nn.Module, x: torch.Tensor, lora: bool) -> tuple | None:
+def _projection(m: torch.nn.Module, x: torch.Tensor, lora_class: type | None) -> tuple | None:
     """``(weight, bias, lora_A, lora_B, scaling)`` of one MLP projection for ``FusedLoraMLP``:
-    a frozen ``nn.Linear``, or a plain PEFT LoRA layer when LoRA layers may be fused; None for
+    a frozen ``nn.Linear``, or a plain PEFT LoRA layer (``lora_class``, None when LoRA layers
+    are not to be fused); None for
     anything else (hooks, quantized or trainable base weights, DoRA, dropout, ...)."""
     if m._forward_hooks or m._forward_pre_hooks:
         return None
     if type(m) is torch.nn.Linear:
         frozen = not m.weight.requires_grad and (m.bias is None or not m.bias.requires_grad)
         return (m.weight, m.bias, None, None, 0.0) if frozen and _plain(x, m.weight) else None
-    if not lora:
-        return None
-    from peft.tuners.lora.layer import Linear as LoraLinear
-
-    from loralab.training.fused_lora import lora_parts
-
-    return lora_parts(m, x) if type(m) is LoraLinear else None
+    return lora_parts(m, x) if lora_class is not None and type(m) is lora_class else None
 
 
 class _MLPForward:
@@ -216,14 +190,18 @@ class _MLPForward:
 
     def __init__(self, module: torch.nn.Module, lora: bool) -> None:
         self.module = module
-        self.lora = lora
         self.own = type(module).forward.__get__(module)
+        self.lora_class: type | None = None
+        if lora:
+            from peft.tuners.lora.layer import Linear as LoraLinear
+
+            self.lora_class = LoraLinear
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         m = self.module
         if not _plain(x):
             return self.own(x)
-        parts = [_projection(p, x, self.lora) for p in (m.gate_proj, m.up_proj, m.down_proj)]
+        parts = [_projection(p, x, self.lora_class) for p in (m.gate_proj, m.up_proj, m.down_proj)]
         if all(part is not None for part in parts):
             return FusedLoraMLP.apply(x, *parts[0], *parts[1], *parts[2])
         gate, up = m.gate_proj(x), m.up_proj(x)

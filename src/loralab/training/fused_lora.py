@@ -27,6 +27,8 @@ __all__ = [
     "FusedLoraLinear",
     "apply_fused_lora",
     "choose_fused_lora",
+    "lora_linear",
+    "lora_linear_backward",
     "lora_parts",
     "remove_fused_lora",
 ]
@@ -43,9 +45,7 @@ class FusedLoraLinear(torch.autograd.Function):
     def forward(ctx, x, weight, bias, lora_a, lora_b, scaling):  # type: ignore[override]
         shape = x.shape
         flat = x.reshape(-1, shape[-1])
-        projected = flat @ lora_a.t()  # [tokens, r]
-        out = F.linear(flat, weight, bias)
-        out.addmm_(projected, lora_b.t(), alpha=scaling)
+        out, projected = lora_linear(flat, weight, bias, lora_a, lora_b, scaling)
         ctx.save_for_backward(flat, projected, weight, lora_a, lora_b)
         ctx.scaling = scaling
         ctx.shape = shape
@@ -54,17 +54,57 @@ class FusedLoraLinear(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
         flat, projected, weight, lora_a, lora_b = ctx.saved_tensors
-        scaling = ctx.scaling
-        g = grad.reshape(-1, grad.shape[-1])
-        g_b = g @ lora_b  # [tokens, r]
-        grad_x = grad_a = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_x = (g @ weight).addmm_(g_b, lora_a, alpha=scaling).view(ctx.shape)
-        if ctx.needs_input_grad[3]:
-            grad_a = (g_b.t() @ flat).mul_(scaling)
-        if ctx.needs_input_grad[4]:
-            grad_b = (g.t() @ projected).mul_(scaling)
-        return grad_x, None, None, grad_a, grad_b, None
+        needs = ctx.needs_input_grad
+        grad_x, grad_a, grad_b = lora_linear_backward(
+            grad.reshape(-1, grad.shape[-1]),
+            flat,
+            projected,
+            weight,
+            lora_a,
+            lora_b,
+            ctx.scaling,
+            need_x=needs[0],
+            need_a=needs[3],
+            need_b=needs[4],
+        )
+        return (
+            None if grad_x is None else grad_x.view(ctx.shape),
+            None,
+            None,
+            grad_a,
+            grad_b,
+            None,
+        )
+
+
+def lora_linear(flat, weight, bias, lora_a, lora_b, scaling):
+    """``flat @ weight.T + bias + scaling * (flat @ lora_a.T) @ lora_b.T`` on ``[tokens, in]``;
+    returns it and the rank-r projection ``flat @ lora_a.T`` (None without a LoRA pair:
+    ``lora_a`` None is a frozen linear layer alone)."""
+    out = F.linear(flat, weight, bias)
+    if lora_a is None:
+        return out, None
+    projected = flat @ lora_a.t()  # [tokens, r]
+    out.addmm_(projected, lora_b.t(), alpha=scaling)
+    return out, projected
+
+
+def lora_linear_backward(
+    grad, flat, projected, weight, lora_a, lora_b, scaling, *, need_x, need_a, need_b
+):
+    """The gradients of ``lora_linear`` for the input and the LoRA pair, from the output's
+    ``grad`` ``[tokens, out]``; None where not needed (the base weight and bias are frozen)."""
+    grad_x = grad_a = grad_b = None
+    g_b = grad @ lora_b if lora_a is not None else None  # [tokens, r]
+    if need_x:
+        grad_x = grad @ weight
+        if g_b is not None:
+            grad_x.addmm_(g_b, lora_a, alpha=scaling)
+    if need_a and g_b is not None:
+        grad_a = (g_b.t() @ flat).mul_(scaling)
+    if need_b and g_b is not None:
+        grad_b = (grad.t() @ projected).mul_(scaling)
+    return grad_x, grad_a, grad_b
 
 
 class FusedForward:
