@@ -11,7 +11,8 @@ Runs share the process. That is only sound when freed memory goes back to the OS
 (``MALLOC_MMAP_THRESHOLD_=131072``); otherwise give one run per process.
 
 usage: python measure_lora_peak.py '[{"model": DIR, "batch": 2, "seq": 384,
-                                      "checkpointing": false, "r": 16}, ...]'
+                                      "checkpointing": false, "r": 16, "fused": false}, ...]'
+``fused`` applies SFT's fused LoRA and fused layers, as ``loralab train`` does by default.
 Prints a JSON list with one result object per run.
 """
 
@@ -27,7 +28,9 @@ import time
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 
-def measure(model_dir: str, batch: int, seq: int, checkpointing: bool, r: int) -> dict:
+def measure(
+    model_dir: str, batch: int, seq: int, checkpointing: bool, r: int, fused: bool = False
+) -> dict:
     import psutil
     import torch
     from peft import LoraConfig, get_peft_model
@@ -39,6 +42,12 @@ def measure(model_dir: str, batch: int, seq: int, checkpointing: bool, r: int) -
     model = get_peft_model(
         model, LoraConfig(r=r, lora_alpha=2 * r, target_modules="all-linear", lora_dropout=0.0)
     )
+    if fused:  # what SFT does by default on float32 (training/sft.py)
+        from loralab.training.fused_layers import apply_fused_layers
+        from loralab.training.fused_lora import apply_fused_lora
+
+        apply_fused_lora(model)
+        apply_fused_layers(model, lora=True)
     if checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
@@ -105,9 +114,8 @@ def main() -> None:
     torch.set_num_threads(1)  # the CPU is shared; one thread also keeps RSS steadier
     results = []
     for run in json.loads(sys.argv[1]):
-        results.append(
-            measure(run["model"], run["batch"], run["seq"], run["checkpointing"], run["r"])
-        )
+        args = [run[k] for k in ("model", "batch", "seq", "checkpointing", "r")]
+        results.append(measure(*args, fused=run.get("fused", False)))
         gc.collect()
     print(json.dumps(results))
 
