@@ -8,7 +8,6 @@ into a ``Failed`` event before re-raising it, so every caller reports failures t
 
 from __future__ import annotations
 
-import importlib
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +15,13 @@ from typing import Any, Literal, Protocol
 
 from loralab.config import RunConfig
 from loralab.errors import LoralabError, Unsupported
+from loralab.training.heavy_imports import import_paused
 from loralab.training.reporter import Failed, Reporter
 
 __all__ = ["RunResult", "StopEvent", "train"]
 
-# method -> "module:function"; imported lazily so one method's heavy imports never load another's.
+# method -> "module:function"; imported lazily so one method's heavy imports never load another's,
+# and with the garbage collector paused (``heavy_imports``).
 _RECIPES = {
     "sft": "loralab.training.sft:run_sft",
     "dpo": "loralab.training.preference:run_preference",
@@ -127,4 +128,4 @@ def _recipe(method: str) -> Recipe:
             fix=f"Use one of: {', '.join(sorted(_RECIPES))}.",
         )
     module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return getattr(import_paused(module), name)

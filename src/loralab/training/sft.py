@@ -24,6 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from transformers import PrinterCallback
+from trl import SFTTrainer
+
 from loralab.config import RunConfig
 from loralab.training.builders import (
     build_lora_config,
@@ -35,7 +38,10 @@ from loralab.training.builders import (
 )
 from loralab.training.callbacks import RunFacts, training_callbacks
 from loralab.training.checkpoints import read_marker
+from loralab.training.chunked_loss import ChunkedLossSFTTrainer, choose_chunked_loss
 from loralab.training.environment import apply_threads, choose_threads, training_device
+from loralab.training.fused_layers import apply_fused_layers, choose_fused_layers
+from loralab.training.fused_lora import apply_fused_lora, choose_fused_lora
 from loralab.training.layout import RunLayout, prepare_output_dir, save_adapter
 from loralab.training.progress import StepClock
 from loralab.training.reporter import Finished, Phase, Reporter, Stopped
@@ -81,10 +87,6 @@ def run_sft(
     timings["load_model"] = time.monotonic() - mark
     # After loading: a hub model's size is known once its config is in the cache. The loss
     # is decided first, so the memory estimate counts the logits this run will really hold.
-    from loralab.training.chunked_loss import ChunkedLossSFTTrainer, choose_chunked_loss
-    from loralab.training.fused_layers import apply_fused_layers, choose_fused_layers
-    from loralab.training.fused_lora import apply_fused_lora, choose_fused_lora
-
     speed["chunked_loss"] = choose_chunked_loss(t.chunked_loss, device, model)
     speed["gradient_checkpointing"] = choose_gradient_checkpointing(
         config, device, chunked_loss=speed["chunked_loss"].value
@@ -122,9 +124,6 @@ def run_sft(
 
     # 4. LoRA and trainer. SFTTrainer wraps the model with PEFT, seeding first; an adapter to
     # continue is loaded trainable instead. The chunked loss is SFTTrainer with its own loss.
-    from transformers import PrinterCallback
-    from trl import SFTTrainer
-
     trainer_class = ChunkedLossSFTTrainer if speed["chunked_loss"].value else SFTTrainer
     peft_config = build_lora_config(config.lora)
     if config.model.adapter:

@@ -1,0 +1,38 @@
+"""Import a training recipe's ML stack with Python's cyclic garbage collector paused.
+
+Importing torch, transformers, PEFT and TRL creates about 700,000 objects that live as long as
+the process (modules, classes, functions). With the collector on, each of its passes over that
+growing heap costs time and frees almost nothing: on 2 CPU cores ``loralab train``'s imports take
+about 1.3 s longer with it than without (measured with the tiny Llama, whole process, alternated;
+``loralab bench sft-tiny`` records the effect). So the recipe module is imported with the
+collector off, and what the import left alive is then frozen (``gc.freeze``): later passes, the
+full one accelerate runs before training included, skip it.
+
+Freezing without collecting first keeps the import's few cycles of garbage (about 12,000
+objects, under 2 MB, measured after the stack's imports) for the life of the process; a
+collection over the whole heap would cost a third of a second every run. Only a first import
+pauses and freezes: in a process that already holds the module (a test session, a second run in
+one process) nothing changes, so objects of the caller's never end up frozen.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import sys
+from types import ModuleType
+
+__all__ = ["import_paused"]
+
+
+def import_paused(name: str) -> ModuleType:
+    """``importlib.import_module(name)``, with the collector paused when it is a first import."""
+    if name in sys.modules or not gc.isenabled():
+        return importlib.import_module(name)
+    gc.disable()
+    try:
+        module = importlib.import_module(name)
+    finally:
+        gc.freeze()
+        gc.enable()
+    return module
