@@ -38,11 +38,20 @@ def test_train_help_does_not_import_the_store_or_torch():
     assert report["imported"] == []
 
 
+def test_models_list_does_not_import_the_store():
+    # add-starter registers a model in the store; the catalog itself needs none of it.
+    report, out = _run("models", "list", "--json")
+    assert report["code"] == 0
+    assert any(m["id"].startswith("HuggingFaceTB/SmolLM2") for m in json.loads(out))
+    assert [m for m in report["imported"] if m != "torch"] == []
+
+
 def test_top_level_help_lists_every_command():
     report, out = _run("--help")
     assert report["code"] == 0
     for name in COMMANDS:
         assert f" {name} " in out, name
+    assert "Fine-tune open LLMs with LoRA" in out  # the app's help, once
 
 
 def test_a_group_command_still_runs_as_a_subcommand():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from loralab.data import (
@@ -20,6 +21,8 @@ from loralab.data import (
     load_light_tokenizer,
     render_chat,
     render_with_spans,
+    tokenize_many_as_arrays,
+    tokenize_many_with_mask,
     tokenize_with_mask,
 )
 from loralab.errors import DataError, ModelError
@@ -246,6 +249,26 @@ def test_masks_equal_transformers_assistant_masks(tiny_model, tiny_chats):
             ids, mask = tokenize_with_mask(tokenizer, text, spans)
             assert ids == list(reference["input_ids"])
             assert mask == list(reference["assistant_masks"])
+
+
+def test_arrays_equal_lists_and_a_padded_backend_falls_back_to_transformers(tiny_model, tiny_chats):
+    # Training encodes with the tokenizers.Tokenizer under a transformers tokenizer; one that
+    # pads or truncates by itself would not encode as transformers does, so transformers does.
+    from transformers import AutoTokenizer
+
+    template = load_chat_template(tiny_model)
+    rendered = [render_with_spans(template, m) for m in tiny_chats]
+    texts, spans = [t for t, _ in rendered], [s for _, s in rendered]
+    hf = AutoTokenizer.from_pretrained(tiny_model)
+    expected = tokenize_many_with_mask(load_light_tokenizer(tiny_model), texts, spans)
+    padded = AutoTokenizer.from_pretrained(tiny_model)
+    padded.backend_tokenizer.enable_padding(length=4096, pad_id=0)
+    for tokenizer in (hf, padded):
+        assert tokenize_many_with_mask(tokenizer, texts, spans) == expected
+        arrays = tokenize_many_as_arrays(tokenizer, texts, spans)
+        assert [(ids.tolist(), mask.astype(int).tolist()) for ids, mask in arrays] == expected
+        assert all(ids.dtype == np.int64 and mask.dtype == bool for ids, mask in arrays)
+    assert max(len(ids) for ids, _ in expected) < 4096
 
 
 def test_masked_tokens_decode_to_the_assistant_contents(tiny_model, tiny_chats):

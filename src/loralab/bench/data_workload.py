@@ -96,9 +96,13 @@ def run(name: str, options: BenchOptions) -> WorkloadResult:
     data = build_finetome_jsonl(sample_file(_SAMPLE), work / f"finetome_{rows}.jsonl", rows)
     model = _tiny_model(options.work_dir)
     common = ["--data", str(data), "--model", str(model), "--max-length", str(MAX_LENGTH)]
+    # The runner turns the fast tokenizers' thread pool off for every workload; here both sides
+    # get what a user's shell gives them: the pool on (tokenizers' default), which spreads a
+    # batch of texts over the cores (pandas' apply_chat_template encodes a row at a time).
+    parallel = {"TOKENIZERS_PARALLELISM": "true"}
     plan = [
-        Proc("loralab", module_argv(_MODULE, "loralab", *common)),
-        Proc("pandas", module_argv(_MODULE, "pandas", *common)),
+        Proc("loralab", module_argv(_MODULE, "loralab", *common), env=parallel),
+        Proc("pandas", module_argv(_MODULE, "pandas", *common), env=parallel),
     ]
     options.log(f"data: {rows:,} rows, {options.repeats} rounds")
     runs = run_interleaved(plan, options.repeats, log=options.log)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from loralab.config import Settings
+from loralab.cli.store import DataDir, open_store
 from loralab.errors import FieldProblem, InvalidRequest
 from loralab.services.adapters import (
     Adapter,
@@ -33,28 +31,12 @@ from loralab.services.adapters import (
     promote_checkpoint,
     register_adapter,
 )
-from loralab.store import Database, migrate
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
 M = TypeVar("M", bound=BaseModel)
 
-DataDir = typer.Option(
-    None, "--data-dir", help="The data dir to work on (default ~/.loralab, or LORALAB_DATA_DIR)."
-)
 AsJson = typer.Option(False, "--json", help="Print JSON instead of text.")
-
-
-@contextmanager
-def _store(data_dir: Path | None) -> Iterator[tuple[Settings, Database]]:
-    """The data dir's settings and its migrated database, disposed of afterwards."""
-    settings = Settings(**({"data_dir": data_dir} if data_dir is not None else {}))
-    db = Database(settings.resolved_database_url)
-    try:
-        migrate(db)
-        yield settings, db
-    finally:
-        db.dispose()
 
 
 def _request(model: type[M], **values: Any) -> M:
@@ -99,7 +81,7 @@ def _report(verb: str, adapter: Adapter, as_json: bool) -> None:
 @app.command("list")
 def list_command(data_dir: Path | None = DataDir, as_json: bool = AsJson) -> None:
     """List the adapters, newest first."""
-    with _store(data_dir) as (_, db):
+    with open_store(data_dir) as (_, db):
         adapters = list_adapters(db)
     if as_json:
         typer.echo(json.dumps([a.model_dump(mode="json") for a in adapters], indent=2))
@@ -132,7 +114,7 @@ def show_command(
     as_json: bool = AsJson,
 ) -> None:
     """Show every field of an adapter and its files."""
-    with _store(data_dir) as (_, db):
+    with open_store(data_dir) as (_, db):
         a = get_adapter(db, id)
     if as_json:
         _echo_json(a)
@@ -179,7 +161,7 @@ def download_command(
     data_dir: Path | None = DataDir,
 ) -> None:
     """Write the adapter's files as a zip (PEFT's from_pretrained loads the unzipped folder)."""
-    with _store(data_dir) as (settings, db):
+    with open_store(data_dir) as (settings, db):
         scratch, filename = adapter_archive(db, settings, id)
     try:
         target = Path(output or filename).expanduser()
@@ -199,7 +181,7 @@ def delete_command(
     data_dir: Path | None = DataDir,
 ) -> None:
     """Delete an adapter and the files loralab made for it (a registered folder stays)."""
-    with _store(data_dir) as (settings, db):
+    with open_store(data_dir) as (settings, db):
         a = get_adapter(db, id)
         if not yes:
             kept = " (its folder stays)" if a.source == "external" else ""
@@ -227,7 +209,7 @@ def register_command(
         base_model=base_model,
         name=name or None,
     )
-    with _store(data_dir) as (_, db):
+    with open_store(data_dir) as (_, db):
         a = register_adapter(db, body)
     _report("registered", a, as_json)
 
@@ -242,6 +224,6 @@ def promote_command(
 ) -> None:
     """Keep a training run's complete checkpoint as an adapter (its files are copied)."""
     body = _request(CheckpointPromotion, job_id=job_id, step=step, name=name or None)
-    with _store(data_dir) as (settings, db):
+    with open_store(data_dir) as (settings, db):
         a = promote_checkpoint(db, settings, body)
     _report("promoted", a, as_json)

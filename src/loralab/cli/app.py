@@ -37,9 +37,10 @@ COMMANDS = (*_GROUPS, *_COMMANDS)
 
 @app.callback()
 def _root() -> None:
-    """Fine-tune open LLMs with LoRA: from a dataset file to a trained adapter."""
-    # A callback keeps ``loralab train ...`` a subcommand when it is the only one registered
-    # (a Typer app with one command and no callback runs that command as the app itself).
+    # No docstring: Typer would show it as the app's help in place of ``help=`` above. The
+    # callback keeps ``loralab train ...`` a subcommand when it is the only one registered (a
+    # Typer app with one command and no callback runs that command as the app itself).
+    pass
 
 
 def _register(only: str | None = None) -> None:

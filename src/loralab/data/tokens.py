@@ -15,6 +15,7 @@ __all__ = [
     "assistant_mask",
     "count_tokens",
     "load_light_tokenizer",
+    "tokenize_many_as_arrays",
     "tokenize_many_with_mask",
     "tokenize_with_mask",
 ]
@@ -49,20 +50,37 @@ def _encode(tokenizer, text: str) -> tuple[list[int], list[Span]]:
 
 
 def _encode_many(tokenizer, texts: list[str]) -> tuple[list[list[int]], list[list[Span]]]:
-    # A transformers tokenizer is callable; a tokenizers.Tokenizer is not. Chat text already
-    # holds its special tokens, so none are added (as apply_chat_template does). One call for
-    # many texts: transformers' per-call overhead is about the cost of tokenizing a short chat.
-    if callable(tokenizer):
-        try:
-            out = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
-        except NotImplementedError as exc:
-            raise Unsupported(
-                "Assistant masks need a fast tokenizer (with offsets).",
-                fix="Use a model with a tokenizer.json.",
-            ) from exc
-        return list(out["input_ids"]), list(out["offset_mapping"])
-    encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
-    return [e.ids for e in encodings], [e.offsets for e in encodings]
+    # Chat text already holds its special tokens, so none are added (as apply_chat_template
+    # does). One call for many texts, on the ``tokenizers.Tokenizer`` itself where that encodes
+    # as the transformers tokenizer would: its Python wrapper (a BatchEncoding of lists per row)
+    # cost 40% as much as the encoding.
+    backend = _plain_backend(tokenizer)
+    if backend is not None:
+        encodings = backend.encode_batch(texts, add_special_tokens=False)
+        return [e.ids for e in encodings], [e.offsets for e in encodings]
+    try:
+        out = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    except NotImplementedError as exc:
+        raise Unsupported(
+            "Assistant masks need a fast tokenizer (with offsets).",
+            fix="Use a model with a tokenizer.json.",
+        ) from exc
+    return list(out["input_ids"]), list(out["offset_mapping"])
+
+
+def _plain_backend(tokenizer):
+    """The ``tokenizers.Tokenizer`` under ``tokenizer`` when encoding with it directly gives what
+    ``tokenizer(texts, add_special_tokens=False)`` gives (no truncation or padding set on it,
+    special tokens kept whole as transformers keeps them), else None: then transformers encodes.
+    A ``tokenizers.Tokenizer`` (not callable) is its own backend."""
+    if not callable(tokenizer):
+        return tokenizer
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or backend.truncation is not None or backend.padding is not None:
+        return None
+    if bool(getattr(tokenizer, "split_special_tokens", False)) != backend.encode_special_tokens:
+        return None
+    return backend
 
 
 def tokenize_with_mask(
@@ -107,12 +125,30 @@ def tokenize_many_with_mask(
     all_ids, all_offsets = _encode_many(tokenizer, list(texts))
     out = []
     for ids, offsets, row_spans in zip(all_ids, all_offsets, spans, strict=True):
-        mask = assistant_mask(offsets, row_spans)
+        mask = _mask_array(offsets, row_spans).astype("int8").tolist()
         ids = list(ids)
         if max_length is not None:
             ids, mask = ids[:max_length], mask[:max_length]
         out.append((ids, mask))
     return out
+
+
+def tokenize_many_as_arrays(tokenizer, texts: Sequence[str], spans: Sequence[Sequence[Span]]):
+    """``tokenize_many_with_mask`` as numpy arrays, untruncated: ``(input_ids, mask)`` per text,
+    int64 ids and a bool mask. Training's form: no Python int per token on the way to Arrow.
+
+    Raises:
+        Unsupported: a transformers tokenizer without offsets (a slow one).
+    """
+    import numpy as np
+
+    if not texts:
+        return []
+    all_ids, all_offsets = _encode_many(tokenizer, list(texts))
+    return [
+        (np.asarray(ids, dtype=np.int64), _mask_array(offsets, row_spans))
+        for ids, offsets, row_spans in zip(all_ids, all_offsets, spans, strict=True)
+    ]
 
 
 def assistant_mask(offsets: Sequence[Span], spans: Sequence[Span]) -> list[int]:
@@ -123,12 +159,16 @@ def assistant_mask(offsets: Sequence[Span], spans: Sequence[Span]) -> list[int]:
     at or after the span's start. Vectorised: a Python loop over the tokens cost as much as
     tokenizing them.
     """
+    return _mask_array(offsets, spans).astype("int8").tolist()
+
+
+def _mask_array(offsets: Sequence[Span], spans: Sequence[Span]):
     import numpy as np
 
     if not len(offsets):
-        return []
+        return np.zeros(0, dtype=bool)
     if not spans:
-        return [0] * len(offsets)
+        return np.zeros(len(offsets), dtype=bool)
     ordered = np.asarray(sorted(spans), dtype=np.int64).reshape(-1, 2)
     span_start = ordered[:, 0]
     # The first span whose end is after ``start``: the running maximum of the ends is sorted,
@@ -140,8 +180,7 @@ def assistant_mask(offsets: Sequence[Span], spans: Sequence[Span]) -> list[int]:
     k = np.searchsorted(reach, start, side="right")
     inside = k < len(ordered)
     first = span_start[np.minimum(k, len(ordered) - 1)]
-    marked = inside & np.where(start == end, first <= start, end > first)
-    return marked.astype(np.int8).tolist()
+    return inside & np.where(start == end, first <= start, end > first)
 
 
 def count_tokens(tokenizer, texts: Sequence[str]) -> list[int]:

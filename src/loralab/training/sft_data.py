@@ -236,7 +236,7 @@ def tokenize_conversations(
     """
     import numpy as np
 
-    from loralab.data import render_with_spans, tokenize_many_with_mask
+    from loralab.data import render_with_spans, tokenize_many_as_arrays
 
     template = chat_template_of(tokenizer)
     total = len(rows)
@@ -251,18 +251,14 @@ def tokenize_conversations(
             break
         chunk = rows[first : first + _PROGRESS_EVERY]
         rendered = [render_with_spans(template, row["messages"]) for row in chunk]
-        encoded = tokenize_many_with_mask(
+        encoded = tokenize_many_as_arrays(
             tokenizer, [text for text, _ in rendered], [spans for _, spans in rendered]
         )
-        for ids_list, mask_list in encoded:
-            if len(ids_list) > max_length:
+        for ids, mask in encoded:
+            if len(ids) > max_length:
                 out.truncated += 1
-                ids_list, mask_list = ids_list[:max_length], mask_list[:max_length]
-            ids = np.asarray(ids_list, dtype=np.int64)
-            if assistant_only_loss:
-                labels = np.where(np.asarray(mask_list, dtype=bool), ids, -100)
-            else:
-                labels = ids.copy()
+                ids, mask = ids[:max_length], mask[:max_length]
+            labels = np.where(mask, ids, -100) if assistant_only_loss else ids.copy()
             # The first label is never predicted (nothing before it), so it cannot carry the
             # loss.
             learned = int(np.count_nonzero(labels[1:] != -100))
