@@ -110,3 +110,23 @@ def test_the_run_fuses_vanilla_lora_and_says_why_not_otherwise():
     off = choose_fused_lora(None, LoraConfig(dropout=0.05, use_dora=True))
     assert not off.value
     assert off.reason == "off: lora.dropout is 0.05 and lora.use_dora is on (PEFT's own layers)"
+
+
+def test_a_run_that_asks_for_fused_lora_it_cannot_use_says_so_in_its_log(
+    tiny_model, finetome, tmp_path
+):
+    from loralab.config import parse_run_config
+    from loralab.training import ListReporter, LogLine
+
+    from .conftest import _train_spying, tiny_config
+
+    raw = tiny_config(tiny_model, finetome, tmp_path / "run", fused_lora=True, max_steps=2)
+    config = parse_run_config(
+        {**raw.model_dump(mode="json"), "lora": {**raw.lora.model_dump(), "dropout": 0.1}}
+    )
+    run = _train_spying(config, reporter=ListReporter())
+    assert run.result.status == "completed"
+    warnings = [e.message for e in run.reporter.of(LogLine) if e.level == "warning"]
+    assert "train.fused_lora is on but not used: off: lora.dropout is 0.1" in " ".join(warnings)
+    card = run.result.run_card.read_text()
+    assert '"fused_lora": {' in card and "lora.dropout is 0.1" in card

@@ -44,7 +44,7 @@ from loralab.training.fused_layers import apply_fused_layers, choose_fused_layer
 from loralab.training.fused_lora import apply_fused_lora, choose_fused_lora
 from loralab.training.layout import RunLayout, prepare_output_dir, save_adapter
 from loralab.training.progress import StepClock
-from loralab.training.reporter import Finished, Phase, Reporter, Stopped
+from loralab.training.reporter import Finished, LogLine, Phase, Reporter, Stopped
 from loralab.training.run import RunResult, StopEvent
 from loralab.training.run_card import build_run_card, write_run_card
 from loralab.training.sft_data import read_conversations, tokenize_splits, write_heldout
@@ -95,6 +95,13 @@ def run_sft(
         t.liger_kernel, device, chunked_loss=speed["chunked_loss"].value
     )
     speed["fused_lora"] = choose_fused_lora(t.fused_lora, config.lora)
+    if t.fused_lora and not speed["fused_lora"].value:  # asked for, and it cannot apply
+        reporter.report(
+            LogLine(
+                message=f"train.fused_lora is on but not used: {speed['fused_lora'].reason}",
+                level="warning",
+            )
+        )
     speed["fused_layers"] = choose_fused_layers(
         t.fused_layers, device, liger_kernel=speed["liger_kernel"].value
     )
