@@ -2,9 +2,9 @@
 
 Importing torch, transformers, PEFT and TRL creates about 700,000 objects that live as long as
 the process (modules, classes, functions). With the collector on, each of its passes over that
-growing heap costs time and frees almost nothing: on 2 CPU cores ``loralab train``'s imports take
-about 1.3 s longer with it than without (measured with the tiny Llama, whole process, alternated;
-``loralab bench sft-tiny`` records the effect). So the recipe module is imported with the
+growing heap costs time and frees almost nothing: on 2 CPU cores a ``loralab train`` process on
+the tiny Llama took about 1.6 s longer with it than without (4 alternated pairs;
+docs/benchmarks.md has the figures). So the recipe module is imported with the
 collector off, and what the import left alive is then frozen (``gc.freeze``): later passes, the
 full one accelerate runs before training included, skip it.
 
