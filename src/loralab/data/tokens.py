@@ -44,11 +44,6 @@ def load_light_tokenizer(model_dir: str | Path):
         raise ModelError(f"Cannot read {path}: {exc}") from exc
 
 
-def _encode(tokenizer, text: str) -> tuple[list[int], list[Span]]:
-    ids, offsets = _encode_many(tokenizer, [text])
-    return ids[0], offsets[0]
-
-
 def _encode_many(tokenizer, texts: list[str]) -> tuple[list[list[int]], list[list[Span]]]:
     # Chat text already holds its special tokens, so none are added (as apply_chat_template
     # does). One call for many texts, on the ``tokenizers.Tokenizer`` itself where that encodes
@@ -120,17 +115,10 @@ def tokenize_many_with_mask(
     Raises:
         Unsupported: a transformers tokenizer without offsets (a slow one).
     """
-    if not texts:
-        return []
-    all_ids, all_offsets = _encode_many(tokenizer, list(texts))
-    out = []
-    for ids, offsets, row_spans in zip(all_ids, all_offsets, spans, strict=True):
-        mask = _mask_array(offsets, row_spans).astype("int8").tolist()
-        ids = list(ids)
-        if max_length is not None:
-            ids, mask = ids[:max_length], mask[:max_length]
-        out.append((ids, mask))
-    return out
+    return [
+        (ids[:max_length].tolist(), mask[:max_length].astype("int8").tolist())
+        for ids, mask in tokenize_many_as_arrays(tokenizer, texts, spans)
+    ]
 
 
 def tokenize_many_as_arrays(tokenizer, texts: Sequence[str], spans: Sequence[Sequence[Span]]):

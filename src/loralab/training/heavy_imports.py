@@ -11,8 +11,9 @@ full one accelerate runs before training included, skip it.
 Freezing without collecting first keeps the import's few cycles of garbage (about 12,000
 objects, under 2 MB, measured after the stack's imports) for the life of the process; a
 collection over the whole heap would cost a third of a second every run. Only a first import
-pauses and freezes: in a process that already holds the module (a test session, a second run in
-one process) nothing changes, so objects of the caller's never end up frozen.
+with the collector on pauses and freezes: once the process holds the module (a second run in
+one process, later runs of a test session) nothing changes, and a caller that turned the
+collector off itself keeps it off.
 """
 
 from __future__ import annotations
